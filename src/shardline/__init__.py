@@ -1,0 +1,1 @@
+"""shardline: horizontal sharding for MySQL/MariaDB."""
