@@ -1,2 +1,45 @@
-def main() -> None:
-    pass
+"""The ``shardline`` command. Each component registers its own subcommands from its ``cli`` module."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from shardline.errors import ShardlineError
+
+# Components whose ``cli.register(subparsers)`` adds subcommands; a module not written yet is skipped.
+COMPONENT_CLIS = (
+    "shardline.cluster.cli",
+    "shardline.mysqlctl.cli",
+    "shardline.tablet.cli",
+    "shardline.ctl.cli",
+    "shardline.gate.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shardline", description="Horizontal sharding for MariaDB.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module_name in COMPONENT_CLIS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Runs a subcommand; a ShardlineError becomes one line on stderr and exit status 1."""
+    args = build_parser().parse_args(argv)
+    try:
+        rc = args.func(args)
+    except ShardlineError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(rc or 0)
