@@ -1,0 +1,1 @@
+"""The gate: MySQL server, planner, engine and executor that route queries to tablets."""

@@ -1,0 +1,27 @@
+"""The primitive contract: a plan is a tree of primitives, cached and explainable."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shardline.gate.engine.vcursor import VCursor
+    from shardline.sqltypes import Result
+
+BindVars = dict[str, Any]
+
+
+class Primitive(ABC):
+    """One node of a plan. Planning builds primitives; executing them never plans."""
+
+    @abstractmethod
+    async def execute(self, vcursor: VCursor, bind_vars: BindVars) -> Result:
+        """Runs this node (and its inputs) and returns the combined result."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """This node as EXPLAIN shows it: ``OperatorType``, ``Variant``, ``Keyspace``, ``Query``, ``Inputs``..."""
+
+    def inputs(self) -> list[Primitive]:
+        return []

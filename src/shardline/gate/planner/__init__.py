@@ -1,0 +1,1 @@
+"""SQL -> plan: normalization, parsing on a plan-cache miss, and plan building."""
