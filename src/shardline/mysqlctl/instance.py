@@ -13,7 +13,7 @@ from typing import Any
 
 import pymysql
 
-from shardline.errors import FailedPrecondition, Unavailable
+from shardline.errors import FailedPrecondition, InvalidArgument, Unavailable
 from shardline.mysqlctl import process
 from shardline.mysqlctl.mycnf import MycnfLayout, render_mycnf
 from shardline.mysqlctl.query import driver_error, query
@@ -29,6 +29,18 @@ class MysqlStatus:
     port: int
 
 
+TABLET_MYSQL_PORT_BASE = 17000
+
+
+def tablet_instance(root: Path, uid: int, port: int | None = None) -> MysqlInstance:
+    """The instance of tablet ``uid`` under ``root``: directory ``vt_<uid, 10 digits>``, server_id = uid,
+    port 17000 + uid unless given."""
+    if uid < 1:
+        raise InvalidArgument(f"invalid tablet uid {uid}: must be a positive integer")
+    port = TABLET_MYSQL_PORT_BASE + uid if port is None else port
+    return MysqlInstance(Path(root) / f"vt_{uid:010d}", port, uid)
+
+
 class MysqlInstance:
     """A mariadbd with its own directory, port and server_id. Every method is idempotent.
 
@@ -36,7 +48,7 @@ class MysqlInstance:
     """
 
     def __init__(self, base_dir: Path, port: int, server_id: int, host: str = "127.0.0.1") -> None:
-        self.base_dir = Path(base_dir)
+        self.base_dir = Path(base_dir).absolute()
         self.port = port
         self.server_id = server_id
         self.host = host

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pymysql
+import pymysql.cursors
 
 from shardline.errors import MySQLError, Unavailable
 
@@ -15,8 +16,19 @@ _CONNECTION_ERRORS = frozenset({2002, 2003, 2006, 2013})
 
 def query(conn: pymysql.connections.Connection, sql: str, args: Sequence[Any] | None = None) -> list[tuple]:
     """Executes ``sql`` (``%s`` placeholders filled from ``args``) and returns all rows."""
+    return _run(conn.cursor(), sql, args)
+
+
+def query_dicts(
+    conn: pymysql.connections.Connection, sql: str, args: Sequence[Any] | None = None
+) -> list[dict[str, Any]]:
+    """Like :func:`query`, with each row as a dict keyed by column name."""
+    return _run(conn.cursor(pymysql.cursors.DictCursor), sql, args)
+
+
+def _run(cursor: pymysql.cursors.Cursor, sql: str, args: Sequence[Any] | None) -> list[Any]:
     try:
-        with conn.cursor() as cursor:
+        with cursor:
             cursor.execute(sql, args)
             return list(cursor.fetchall())
     except pymysql.MySQLError as exc:
