@@ -1,0 +1,77 @@
+"""What the gate remembers about one client connection between statements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from shardline.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from shardline.gate.engine.vcursor import ShardTarget
+    from shardline.gate.pool import PooledConnection
+
+
+class TransactionMode(StrEnum):
+    """How a transaction that touches several shards is handled (Vitess's ``transaction_mode``)."""
+
+    SINGLE = "single"  # a second shard in one transaction is refused
+    MULTI = "multi"  # shards commit one after the other; a failure part-way is reported, not undone
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where unqualified tables resolve: ``USE ks``, ``USE ks@replica``, ``USE ks:-80``."""
+
+    keyspace: str = ""
+    tablet_type: str = "primary"
+    shard: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> Target:
+        """Parses Vitess's target syntax ``keyspace[:shard][@tablet_type]``."""
+        tablet_type = "primary"
+        if "@" in text:
+            text, tablet_type = text.rsplit("@", 1)
+            tablet_type = tablet_type.lower()
+            if tablet_type not in ("primary", "replica", "rdonly"):
+                raise InvalidArgument(
+                    f"invalid tablet type '{tablet_type}' in target: use primary, replica or rdonly", code=1049
+                )
+        keyspace, _, shard = text.partition(":")
+        return cls(keyspace, tablet_type, shard)
+
+    def __str__(self) -> str:
+        text = self.keyspace + (f":{self.shard}" if self.shard else "")
+        return text + (f"@{self.tablet_type}" if self.tablet_type != "primary" else "")
+
+
+@dataclass
+class ShardSession:
+    """A connection reserved for a shard while the client's transaction is open."""
+
+    target: ShardTarget
+    connection: PooledConnection
+
+
+@dataclass
+class Session:
+    """Per-connection state: target, autocommit, the open transaction and session variables."""
+
+    connection_id: int
+    username: str
+    target: Target = field(default_factory=Target)
+    autocommit: bool = True
+    in_transaction: bool = False
+    transaction_mode: TransactionMode = TransactionMode.MULTI
+    shard_sessions: dict[tuple[str, str], ShardSession] = field(default_factory=dict)
+    # ``SET`` statements for MySQL session variables, replayed on every backend connection the session uses.
+    system_settings: dict[str, str] = field(default_factory=dict)
+    last_insert_id: int = 0
+    warnings: int = 0
+
+    @property
+    def settings_key(self) -> str:
+        """A stable text for the session's variables, used to match pooled connections already set up."""
+        return ";".join(f"{name}={value}" for name, value in sorted(self.system_settings.items()))

@@ -1,0 +1,127 @@
+"""Splits a ``SET`` statement into its assignments, by tokens, without a full parse (sqlglot regenerates some
+MariaDB SET forms wrongly, so the gate keeps each assignment's original text)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from shardline.errors import InvalidArgument
+
+
+class Scope(StrEnum):
+    SESSION = "session"
+    GLOBAL = "global"
+    USER = "user"  # @name
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """One item of a SET list. ``name`` is lower case; NAMES / CHARACTER SET / TRANSACTION get pseudo names."""
+
+    scope: Scope
+    name: str
+    value: str  # the value's original text ('' for NAMES/TRANSACTION, whose text is in ``text``)
+    text: str  # the whole item as the client wrote it, ready to replay after ``SET ``
+
+
+def split_top_level(text: str, separator: str = ",") -> list[str]:
+    """Splits on a separator outside quotes, backticks and parentheses."""
+    parts: list[str] = []
+    depth = 0
+    quote = ""
+    start = 0
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\" and quote != "`":
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == separator and depth == 0:
+            parts.append(text[start:i].strip())
+            start = i + 1
+        i += 1
+    if quote or depth:
+        raise InvalidArgument("syntax error in SET: unbalanced quotes or parentheses", code=1064, sqlstate="42000")
+    parts.append(text[start:].strip())
+    return parts
+
+
+def parse_set(sql: str) -> list[Assignment]:
+    """Parses ``SET a = 1, @@session.b = 'x', NAMES utf8mb4, @u := 3, TRANSACTION ISOLATION LEVEL ...``."""
+    body = sql.strip().rstrip(";").strip()
+    if body[:3].upper() != "SET":
+        raise InvalidArgument("not a SET statement", code=1064, sqlstate="42000")
+    items = split_top_level(body[3:])
+    if not items or not items[0]:
+        raise InvalidArgument("syntax error in SET: nothing to set", code=1064, sqlstate="42000")
+    return [_parse_item(item) for item in items]
+
+
+def _parse_item(item: str) -> Assignment:
+    words = item.split(None, 1)
+    head = words[0].upper() if words else ""
+    if head == "NAMES":
+        return Assignment(Scope.SESSION, "names", words[1].strip() if len(words) > 1 else "", item)
+    if head == "CHARACTER" and item.upper().split()[1:2] == ["SET"]:
+        return Assignment(Scope.SESSION, "character set", item.split(None, 2)[2].strip(), item)
+    if head in ("GLOBAL", "SESSION", "LOCAL") and len(words) > 1 and words[1].upper().startswith("TRANSACTION"):
+        scope = Scope.GLOBAL if head == "GLOBAL" else Scope.SESSION
+        return Assignment(scope, "transaction", words[1][len("TRANSACTION"):].strip(), item)
+    if head == "TRANSACTION":
+        return Assignment(Scope.SESSION, "next transaction", item[len("TRANSACTION"):].strip(), item)
+    name_part, value = _split_assignment(item)
+    scope, name = _scope_and_name(name_part)
+    prefix = {Scope.USER: "@", Scope.SESSION: "@@session.", Scope.GLOBAL: "@@global."}[scope]
+    return Assignment(scope, name, value, f"{prefix}{name} = {value}")
+
+
+def _split_assignment(item: str) -> tuple[str, str]:
+    depth = 0
+    quote = ""
+    for i, ch in enumerate(item):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0 and ch == "=":
+            name = item[:i].rstrip().removesuffix(":").rstrip()
+            return name, item[i + 1 :].strip()
+    raise InvalidArgument(f"syntax error in SET near '{item[:40]}'", code=1064, sqlstate="42000")
+
+
+def _scope_and_name(name_part: str) -> tuple[Scope, str]:
+    text = name_part.strip()
+    lowered = text.lower()
+    if lowered.startswith("@@"):
+        rest = lowered[2:]
+        for prefix, scope in (("global.", Scope.GLOBAL), ("session.", Scope.SESSION), ("local.", Scope.SESSION)):
+            if rest.startswith(prefix):
+                return scope, _unquote(rest[len(prefix):])
+        return Scope.SESSION, _unquote(rest)
+    if lowered.startswith("@"):
+        return Scope.USER, _unquote(text[1:])
+    words = text.split()
+    if len(words) == 2 and words[0].lower() in ("global", "session", "local"):
+        scope = Scope.GLOBAL if words[0].lower() == "global" else Scope.SESSION
+        return scope, _unquote(words[1].lower())
+    if len(words) != 1:
+        raise InvalidArgument(f"syntax error in SET near '{text[:40]}'", code=1064, sqlstate="42000")
+    return Scope.SESSION, _unquote(lowered)
+
+
+def _unquote(name: str) -> str:
+    return name[1:-1] if len(name) >= 2 and name[0] == name[-1] == "`" else name
