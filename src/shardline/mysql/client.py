@@ -1,0 +1,240 @@
+"""Asyncio MySQL client for the gate's backend connections: one command at a time, results raw or decoded.
+
+Built on ``asyncio.Protocol`` (no streams): a response is collected by scanning packet headers in
+``data_received`` and handed over as one ``bytes`` object, which ``*_raw`` methods return untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+from shardline.errors import DeadlineExceeded, FailedPrecondition, ShardlineError, Unavailable
+from shardline.mysql.client_protocol import ClientHandshake, ResponseScanner
+from shardline.mysql.constants import Command, ServerStatus
+from shardline.mysql.framing import PacketReader, frame
+from shardline.mysql.resultset import decode_responses
+from shardline.mysql.wire import MalformedPacket
+from shardline.sqltypes import Result
+
+_LOST = 2013  # CR_SERVER_LOST
+_GONE = 2006  # CR_SERVER_GONE_ERROR
+_OUT_OF_SYNC = 2014  # CR_COMMANDS_OUT_OF_SYNC
+
+
+def split_packets(data: bytes) -> list[bytes]:
+    """The payloads of complete framed packets (split payloads joined)."""
+    return [payload for _, payload in PacketReader(max_payload=len(data)).feed(data)]
+
+
+class _ClientProtocol(asyncio.Protocol):
+    """Socket callbacks: the connection phase, then one outstanding command whose response it collects."""
+
+    def __init__(self, handshake: ClientHandshake, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.handshake: ClientHandshake | None = handshake
+        self.handshake_reader = PacketReader()
+        self.scanner = ResponseScanner()
+        self.waiter: asyncio.Future[Any] = loop.create_future()
+        self.buf = bytearray()
+        self.scan_pos = 0
+        self.lost: ShardlineError | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = Unavailable(f"Lost connection to MySQL server ({exc or 'closed by the server'})",
+                                code=_LOST, sqlstate="HY000")
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(self.lost)
+
+    def data_received(self, data: bytes) -> None:
+        if self.handshake is not None:
+            self._handshake_data(data)
+            return
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            self._fail(MalformedPacket("malformed packet: data from the server while no command is running"))
+            return
+        buf: bytes | bytearray
+        if self.buf:
+            self.buf += data
+            buf = self.buf
+        else:
+            buf = data
+        scanner = self.scanner
+        try:
+            pos = scanner.scan(buf, self.scan_pos)
+        except ShardlineError as exc:
+            self._fail(exc)
+            return
+        if not scanner.done:
+            if buf is data:
+                self.buf = bytearray(data)
+            self.scan_pos = pos
+            return
+        if pos != len(buf):
+            self._fail(MalformedPacket("malformed packet: bytes after the end of a response"))
+            return
+        response = data if buf is data else bytes(buf)
+        self.buf = bytearray()
+        self.scan_pos = 0
+        if scanner.error is not None:
+            waiter.set_exception(scanner.error)
+        else:
+            waiter.set_result(response)
+
+    def _handshake_data(self, data: bytes) -> None:
+        handshake = self.handshake
+        assert handshake is not None and self.transport is not None
+        try:
+            for seq, payload in self.handshake_reader.feed(data):
+                reply = handshake.receive(payload)
+                if reply is not None:
+                    self.transport.write(frame(reply, seq + 1)[0])
+                elif handshake.done:
+                    self.handshake = None
+                    self.waiter.set_result(None)
+                    return
+        except ShardlineError as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: ShardlineError) -> None:
+        """Ends the connection: a protocol error leaves it in an unknown state."""
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc)
+        self.lost = self.lost or Unavailable(f"connection closed after an error: {exc}", code=_GONE)
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class Connection:
+    """A client connection to a MySQL/MariaDB server.
+
+    Commands run one at a time; a command cancelled half-way, or a broken socket, makes the connection unusable
+    (``closed`` becomes true and further calls raise Unavailable). ``status`` holds the server status flags of
+    the last response's final OK/EOF.
+    """
+
+    def __init__(self, protocol: _ClientProtocol, handshake: ClientHandshake) -> None:
+        assert handshake.server is not None
+        self._protocol = protocol
+        self._loop = protocol.loop
+        self.server_version = handshake.server.server_version
+        self.connection_id = handshake.server.connection_id
+        self.status = handshake.server.status
+        self._busy = False
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection can no longer be used."""
+        return self._protocol.lost is not None
+
+    @property
+    def in_transaction(self) -> bool:
+        return bool(self.status & ServerStatus.IN_TRANS)
+
+    @property
+    def autocommit(self) -> bool:
+        return bool(self.status & ServerStatus.AUTOCOMMIT)
+
+    async def _request(self, payload: bytes, prepare: bool = False) -> bytes:
+        protocol = self._protocol
+        if protocol.lost is not None:
+            raise Unavailable(f"MySQL server has gone away ({protocol.lost})", code=_GONE, sqlstate="HY000")
+        if self._busy:
+            raise FailedPrecondition("Commands out of sync; another command is running on this connection",
+                                     code=_OUT_OF_SYNC, sqlstate="HY000")
+        self._busy = True
+        protocol.scanner.start(prepare)
+        waiter = protocol.waiter = self._loop.create_future()
+        assert protocol.transport is not None
+        protocol.transport.write(frame(payload, 0)[0])
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            protocol._fail(Unavailable("command cancelled", code=_LOST))
+            raise
+        finally:
+            self.status = protocol.scanner.status
+            self._busy = False
+
+    async def query_raw(self, sql: str | bytes) -> bytes:
+        """Runs COM_QUERY; returns the complete framed response as received (all results of a multi-result).
+
+        An ERR response raises MySQLError.
+        """
+        return await self._request(b"\x03" + (sql.encode() if isinstance(sql, str) else sql))
+
+    async def query(self, sql: str | bytes) -> Result:
+        """Runs COM_QUERY and decodes the (first) result; later results of a multi-statement are checked only."""
+        results, _ = decode_responses(split_packets(await self.query_raw(sql)))
+        return results[0]
+
+    async def _simple(self, command: Command, body: bytes = b"") -> None:
+        await self._request(bytes((command,)) + body)
+
+    async def ping(self) -> None:
+        """COM_PING."""
+        await self._simple(Command.PING)
+
+    async def init_db(self, database: str) -> None:
+        """COM_INIT_DB: makes ``database`` the default database."""
+        await self._simple(Command.INIT_DB, database.encode())
+
+    async def reset_connection(self) -> None:
+        """COM_RESET_CONNECTION: rolls back, drops temporary tables, user variables and prepared statements."""
+        await self._simple(Command.RESET_CONNECTION)
+
+    async def close(self) -> None:
+        """Sends COM_QUIT and closes the socket."""
+        protocol = self._protocol
+        if protocol.transport is None or protocol.transport.is_closing():
+            return
+        if protocol.lost is None and not self._busy:
+            protocol.transport.write(frame(bytes((Command.QUIT,)), 0)[0])
+        protocol.lost = protocol.lost or Unavailable("connection closed", code=_GONE)
+        protocol.transport.close()
+
+
+async def connect(
+    host: str = "127.0.0.1",
+    port: int = 3306,
+    user: str = "root",
+    password: str = "",
+    database: str | None = None,
+    *,
+    unix_socket: str | None = None,
+    connect_timeout: float = 10.0,
+) -> Connection:
+    """Opens a connection over TCP, or over ``unix_socket`` when given, and authenticates."""
+    loop = asyncio.get_running_loop()
+    handshake = ClientHandshake(user, password, database)
+    protocol = _ClientProtocol(handshake, loop)
+    where = unix_socket or f"{host}:{port}"
+    try:
+        async with asyncio.timeout(connect_timeout):
+            if unix_socket:
+                transport, _ = await loop.create_unix_connection(lambda: protocol, unix_socket)
+            else:
+                transport, _ = await loop.create_connection(lambda: protocol, host, port)
+                sock = transport.get_extra_info("socket")
+                if sock is not None:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                await protocol.waiter
+            except BaseException:
+                transport.abort()
+                raise
+    except TimeoutError:
+        raise DeadlineExceeded(f"Can't connect to MySQL server on '{where}' (timed out after {connect_timeout}s)",
+                               code=2003, sqlstate="HY000") from None
+    except OSError as exc:
+        raise Unavailable(f"Can't connect to MySQL server on '{where}' ({exc.strerror or exc})",
+                          code=2002 if unix_socket else 2003, sqlstate="HY000") from None
+    return Connection(protocol, handshake)
+

@@ -1,0 +1,140 @@
+"""Result sets: column definitions (protocol 4.1), text rows, and whole responses to a query.
+
+A response is an OK, an ERR, or a result set: the column count, the column definitions, an EOF, the rows and a
+final EOF (or ERR). When the final EOF/OK carries SERVER_MORE_RESULTS_EXISTS another response follows.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable, Sequence
+
+from shardline.mysql.constants import ERR_HEADER, OK_HEADER, ServerStatus
+from shardline.mysql.responses import build_eof, is_eof, parse_eof, parse_error, parse_ok
+from shardline.mysql.wire import MalformedPacket, Reader, lenenc_bytes, lenenc_int, lenenc_str
+from shardline.sqltypes import Field, Result, Row
+
+_COLUMN_FIXED = struct.Struct("<BHIBHBxx")  # length of the fixed fields (0x0C), then the fields
+_COLUMN_FIELDS = struct.Struct("<HIBHB")
+_CATALOG = lenenc_str("def")
+
+
+def build_column(f: Field) -> bytes:
+    """Encodes a Column Definition 41."""
+    return b"".join(
+        (
+            _CATALOG,
+            lenenc_str(f.database),
+            lenenc_str(f.table),
+            lenenc_str(f.org_table),
+            lenenc_str(f.name),
+            lenenc_str(f.org_name),
+            _COLUMN_FIXED.pack(0x0C, f.charset, f.column_length, f.type, f.flags, f.decimals),
+        )
+    )
+
+
+def parse_column(payload: bytes) -> Field:
+    """Decodes a Column Definition 41."""
+    r = Reader(payload)
+    r.lenenc_bytes()  # catalog, always "def"
+    database = r.lenenc_str()
+    table = r.lenenc_str()
+    org_table = r.lenenc_str()
+    name = r.lenenc_str()
+    org_name = r.lenenc_str()
+    if r.lenenc_int() < 0x0C or r.remaining() < 0x0C:
+        raise MalformedPacket("malformed packet: short column definition")
+    charset, column_length, field_type, flags, decimals = _COLUMN_FIELDS.unpack_from(r.data, r.pos)
+    return Field(name, field_type, table, org_table, database, org_name, charset, column_length, flags, decimals)
+
+
+def build_text_row(row: Row) -> bytes:
+    """Encodes a text-protocol row: each value a length-encoded string, 0xFB for NULL."""
+    return b"".join(b"\xfb" if v is None else lenenc_bytes(v) for v in row)
+
+
+def parse_text_row(payload: bytes, column_count: int) -> Row:
+    """Decodes a text-protocol row."""
+    values: list[bytes | None] = []
+    pos = 0
+    end = len(payload)
+    for _ in range(column_count):
+        if pos >= end:
+            raise MalformedPacket("malformed packet: text row shorter than its column count")
+        first = payload[pos]
+        if first < 0xFB:
+            values.append(payload[pos + 1 : pos + 1 + first])
+            pos += 1 + first
+        elif first == 0xFB:
+            values.append(None)
+            pos += 1
+        else:
+            r = Reader(payload, pos)
+            values.append(r.lenenc_bytes())
+            pos = r.pos
+    if pos > end:
+        raise MalformedPacket("malformed packet: text row value runs past the end")
+    return tuple(values)
+
+
+def result_set_payloads(
+    fields: Sequence[Field], rows: Iterable[bytes], status: int, warnings: int = 0
+) -> list[bytes]:
+    """The payloads of a result set whose rows are already encoded (text or binary)."""
+    payloads = [lenenc_int(len(fields))]
+    payloads.extend(build_column(f) for f in fields)
+    eof = build_eof(status, warnings)
+    payloads.append(eof)
+    payloads.extend(rows)
+    payloads.append(eof)
+    return payloads
+
+
+def decode_responses(
+    payloads: Sequence[bytes], parse_row: Callable[[bytes, Sequence[Field]], Row] | None = None
+) -> tuple[list[Result], int]:
+    """Decodes the payloads of a complete response (all results of a multi-result response).
+
+    Returns the results and the status flags of the final OK/EOF; an ERR raises :class:`MySQLError`.
+    ``parse_row`` decodes binary rows; text rows are decoded by default.
+    """
+    results: list[Result] = []
+    status = 0
+    i = 0
+    n = len(payloads)
+    while i < n:
+        payload = payloads[i]
+        first = payload[0] if payload else -1
+        if first == ERR_HEADER:
+            raise parse_error(payload)
+        if first == OK_HEADER:
+            ok = parse_ok(payload)
+            results.append(Result(rows_affected=ok.affected_rows, insert_id=ok.insert_id, warnings=ok.warnings,
+                                  info=ok.info))
+            status = ok.status
+            i += 1
+        else:
+            count = Reader(payload).lenenc_int()
+            fields = [parse_column(p) for p in payloads[i + 1 : i + 1 + count]]
+            i += 1 + count
+            if i >= n or not is_eof(payloads[i]):
+                raise MalformedPacket("malformed packet: no EOF after the column definitions")
+            i += 1
+            rows: list[Row] = []
+            while True:
+                if i >= n:
+                    raise MalformedPacket("malformed packet: result set without its final EOF")
+                payload = payloads[i]
+                i += 1
+                if payload[:1] == b"\xff":  # an error in the middle of the rows
+                    raise parse_error(payload)
+                if is_eof(payload):
+                    break
+                rows.append(parse_row(payload, fields) if parse_row else parse_text_row(payload, count))
+            status, warnings = parse_eof(payload)
+            results.append(Result(fields=fields, rows=rows, warnings=warnings))
+        if not status & ServerStatus.MORE_RESULTS_EXISTS:
+            break
+    return results, status
+
