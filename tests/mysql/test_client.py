@@ -124,7 +124,9 @@ async def test_refused_port_raises_unavailable() -> None:
     assert info.value.code == 2003
 
 
-async def test_killed_connection_raises_unavailable_and_is_unusable(mysql_db: MysqlInstance, conn: Connection) -> None:
+async def test_killed_connection_raises_unavailable_and_is_unusable(
+    mysql_db: MysqlInstance, conn: Connection
+) -> None:
     mysql_db.execute(f"KILL {conn.connection_id}")
     with pytest.raises(Unavailable):
         await conn.query("SELECT 1")

@@ -47,8 +47,9 @@ class _ClientProtocol(asyncio.Protocol):
         self.transport = transport
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = Unavailable(f"Lost connection to MySQL server ({exc or 'closed by the server'})",
-                                code=_LOST, sqlstate="HY000")
+        self.lost = Unavailable(
+            f"Lost connection to MySQL server ({exc or 'closed by the server'})", code=_LOST, sqlstate="HY000"
+        )
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(self.lost)
 
@@ -147,8 +148,11 @@ class Connection:
         if protocol.lost is not None:
             raise Unavailable(f"MySQL server has gone away ({protocol.lost})", code=_GONE, sqlstate="HY000")
         if self._busy:
-            raise FailedPrecondition("Commands out of sync; another command is running on this connection",
-                                     code=_OUT_OF_SYNC, sqlstate="HY000")
+            raise FailedPrecondition(
+                "Commands out of sync; another command is running on this connection",
+                code=_OUT_OF_SYNC,
+                sqlstate="HY000",
+            )
         self._busy = True
         protocol.scanner.start(prepare)
         waiter = protocol.waiter = self._loop.create_future()
@@ -231,10 +235,15 @@ async def connect(
                 transport.abort()
                 raise
     except TimeoutError:
-        raise DeadlineExceeded(f"Can't connect to MySQL server on '{where}' (timed out after {connect_timeout}s)",
-                               code=2003, sqlstate="HY000") from None
+        raise DeadlineExceeded(
+            f"Can't connect to MySQL server on '{where}' (timed out after {connect_timeout}s)",
+            code=2003,
+            sqlstate="HY000",
+        ) from None
     except OSError as exc:
-        raise Unavailable(f"Can't connect to MySQL server on '{where}' ({exc.strerror or exc})",
-                          code=2002 if unix_socket else 2003, sqlstate="HY000") from None
+        raise Unavailable(
+            f"Can't connect to MySQL server on '{where}' ({exc.strerror or exc})",
+            code=2002 if unix_socket else 2003,
+            sqlstate="HY000",
+        ) from None
     return Connection(protocol, handshake)
-

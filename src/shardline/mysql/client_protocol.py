@@ -42,8 +42,9 @@ def _auth_response(plugin: str, password: str, scramble: bytes) -> bytes:
 class ClientHandshake:
     """The client's connection phase: greeting in, HandshakeResponse out, then auth switches until OK or ERR."""
 
-    def __init__(self, user: str, password: str, database: str | None = None,
-                 charset: int = UTF8MB4_GENERAL_CI) -> None:
+    def __init__(
+        self, user: str, password: str, database: str | None = None, charset: int = UTF8MB4_GENERAL_CI
+    ) -> None:
         self.user = user
         self.password = password
         self.database = database
@@ -73,8 +74,11 @@ class ClientHandshake:
             if payload[1:2] == bytes((_FAST_AUTH_SUCCESS,)):
                 return None
             if payload[1:2] == bytes((_PERFORM_FULL_AUTHENTICATION,)):
-                raise Unsupported("caching_sha2_password full authentication needs TLS or RSA, not supported",
-                                  code=2061, sqlstate="HY000")
+                raise Unsupported(
+                    "caching_sha2_password full authentication needs TLS or RSA, not supported",
+                    code=2061,
+                    sqlstate="HY000",
+                )
         raise MalformedPacket(f"malformed packet: unexpected 0x{first & 0xFF:02x} during authentication")
 
     def _greeting(self, payload: bytes) -> bytes:
@@ -165,7 +169,8 @@ class ResponseScanner:
                 self._packet_total += n
                 if self._packet_total > self.max_payload:
                     raise PacketTooLarge(
-                        f"Got a packet bigger than 'max_allowed_packet' bytes ({self._packet_total})")
+                        f"Got a packet bigger than 'max_allowed_packet' bytes ({self._packet_total})"
+                    )
                 self._continuation = n == MAX_PAYLOAD_CHUNK
                 if not self._continuation:
                     self._packet_total = 0

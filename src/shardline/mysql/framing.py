@@ -10,7 +10,8 @@ from __future__ import annotations
 from shardline.mysql.constants import MAX_PAYLOAD_CHUNK
 from shardline.mysql.wire import PacketTooLarge
 
-DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024  # MariaDB's default max_allowed_packet is 16 MiB; allow more for relays
+# MariaDB's default max_allowed_packet is 16 MiB; a relay allows more.
+DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024
 
 
 def frame(payload: bytes, seq: int) -> tuple[bytes, int]:

@@ -46,7 +46,9 @@ def parse_column(payload: bytes) -> Field:
     if r.lenenc_int() < 0x0C or r.remaining() < 0x0C:
         raise MalformedPacket("malformed packet: short column definition")
     charset, column_length, field_type, flags, decimals = _COLUMN_FIELDS.unpack_from(r.data, r.pos)
-    return Field(name, field_type, table, org_table, database, org_name, charset, column_length, flags, decimals)
+    return Field(
+        name, field_type, table, org_table, database, org_name, charset, column_length, flags, decimals
+    )
 
 
 def build_text_row(row: Row) -> bytes:
@@ -110,8 +112,11 @@ def decode_responses(
             raise parse_error(payload)
         if first == OK_HEADER:
             ok = parse_ok(payload)
-            results.append(Result(rows_affected=ok.affected_rows, insert_id=ok.insert_id, warnings=ok.warnings,
-                                  info=ok.info))
+            results.append(
+                Result(
+                    rows_affected=ok.affected_rows, insert_id=ok.insert_id, warnings=ok.warnings, info=ok.info
+                )
+            )
             status = ok.status
             i += 1
         else:
@@ -137,4 +142,3 @@ def decode_responses(
         if not status & ServerStatus.MORE_RESULTS_EXISTS:
             break
     return results, status
-

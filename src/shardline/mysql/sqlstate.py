@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+# fmt: off
 _BY_STATE: dict[str, tuple[int, ...]] = {
     "01000": (1249, 1261, 1262, 1265),
     "08004": (1040, 1251),
@@ -34,6 +35,7 @@ _BY_STATE: dict[str, tuple[int, ...]] = {
     "42S22": (1054, 1247),
     "70100": (1317,),
 }
+# fmt: on
 
 SQLSTATE_BY_CODE: dict[int, str] = {code: state for state, codes in _BY_STATE.items() for code in codes}
 
