@@ -74,8 +74,11 @@ class MysqlInstance:
         staging_cnf.rename(self.layout.cnf)
 
     def start(self, timeout: float = 30.0) -> None:
-        """Starts mariadbd and waits until it answers; nothing to do if it runs already."""
-        if self.status().running:
+        """Starts mariadbd and waits until it answers; if it runs already, only waits until it answers."""
+        running = process.read_pid(self.layout.pid_file)
+        if running is not None:
+            if not process.wait_until_answering(self.socket, running, timeout):
+                raise Unavailable(f"mariadbd in {self.base_dir} exited while starting")
             return
         if not (self.layout.datadir.is_dir() and self.layout.cnf.is_file()):
             raise FailedPrecondition(f"{self.base_dir} is not initialized: run init first")
