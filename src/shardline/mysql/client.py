@@ -8,15 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from shardline.errors import DeadlineExceeded, FailedPrecondition, ShardlineError, Unavailable
+from shardline.errors import (
+    DeadlineExceeded,
+    FailedPrecondition,
+    InvalidArgument,
+    ShardlineError,
+    Unavailable,
+)
+from shardline.mysql.binary import build_execute, parse_binary_row, parse_prepare_ok
 from shardline.mysql.client_protocol import ClientHandshake, ResponseScanner
 from shardline.mysql.constants import Command, ServerStatus
 from shardline.mysql.framing import PacketReader, frame
-from shardline.mysql.resultset import decode_responses
+from shardline.mysql.resultset import decode_responses, parse_column
 from shardline.mysql.wire import MalformedPacket
-from shardline.sqltypes import Result
+from shardline.sqltypes import Field, Result
 
 _LOST = 2013  # CR_SERVER_LOST
 _GONE = 2006  # CR_SERVER_GONE_ERROR
@@ -26,6 +36,16 @@ _OUT_OF_SYNC = 2014  # CR_COMMANDS_OUT_OF_SYNC
 def split_packets(data: bytes) -> list[bytes]:
     """The payloads of complete framed packets (split payloads joined)."""
     return [payload for _, payload in PacketReader(max_payload=len(data)).feed(data)]
+
+
+@dataclass(slots=True)
+class PreparedStatement:
+    """A statement prepared on the server: ``id``, parameter count and definitions, result columns."""
+
+    id: int
+    param_count: int
+    params: list[Field]
+    fields: list[Field]
 
 
 class _ClientProtocol(asyncio.Protocol):
@@ -143,16 +163,21 @@ class Connection:
     def autocommit(self) -> bool:
         return bool(self.status & ServerStatus.AUTOCOMMIT)
 
-    async def _request(self, payload: bytes, prepare: bool = False) -> bytes:
-        protocol = self._protocol
-        if protocol.lost is not None:
-            raise Unavailable(f"MySQL server has gone away ({protocol.lost})", code=_GONE, sqlstate="HY000")
+    def _check_usable(self) -> None:
+        if self._protocol.lost is not None:
+            raise Unavailable(
+                f"MySQL server has gone away ({self._protocol.lost})", code=_GONE, sqlstate="HY000"
+            )
         if self._busy:
             raise FailedPrecondition(
                 "Commands out of sync; another command is running on this connection",
                 code=_OUT_OF_SYNC,
                 sqlstate="HY000",
             )
+
+    async def _request(self, payload: bytes, prepare: bool = False) -> bytes:
+        self._check_usable()
+        protocol = self._protocol
         self._busy = True
         protocol.scanner.start(prepare)
         waiter = protocol.waiter = self._loop.create_future()
@@ -178,6 +203,39 @@ class Connection:
         """Runs COM_QUERY and decodes the (first) result; later results of a multi-statement are checked only."""
         results, _ = decode_responses(split_packets(await self.query_raw(sql)))
         return results[0]
+
+    async def prepare(self, sql: str | bytes) -> PreparedStatement:
+        """COM_STMT_PREPARE: the statement's id, parameter count and definitions, and result columns."""
+        raw = await self._request(b"\x16" + (sql.encode() if isinstance(sql, str) else sql), prepare=True)
+        payloads = split_packets(raw)
+        statement_id, column_count, param_count, _ = parse_prepare_ok(payloads[0])
+        params = [parse_column(p) for p in payloads[1 : 1 + param_count]]
+        first_column = 1 + param_count + (1 if param_count else 0)
+        fields = [parse_column(p) for p in payloads[first_column : first_column + column_count]]
+        return PreparedStatement(statement_id, param_count, params, fields)
+
+    async def execute_raw(self, statement: PreparedStatement, params: Sequence[Any] = ()) -> bytes:
+        """COM_STMT_EXECUTE; returns the complete framed response (binary rows) as received."""
+        if len(params) != statement.param_count:
+            raise InvalidArgument(
+                f"statement {statement.id} takes {statement.param_count} parameters, {len(params)} given",
+                code=1210,
+            )
+        return await self._request(build_execute(statement.id, params))
+
+    async def execute(self, statement: PreparedStatement, params: Sequence[Any] = ()) -> Result:
+        """COM_STMT_EXECUTE; decodes the (first) result, rows converted to their text-protocol values."""
+        results, _ = decode_responses(
+            split_packets(await self.execute_raw(statement, params)), parse_binary_row
+        )
+        return results[0]
+
+    async def close_statement(self, statement: PreparedStatement) -> None:
+        """COM_STMT_CLOSE (the server sends no response)."""
+        self._check_usable()
+        transport = self._protocol.transport
+        assert transport is not None
+        transport.write(frame(struct.pack("<BI", Command.STMT_CLOSE, statement.id), 0)[0])
 
     async def _simple(self, command: Command, body: bytes = b"") -> None:
         await self._request(bytes((command,)) + body)

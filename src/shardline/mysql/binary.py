@@ -1,0 +1,397 @@
+"""The binary protocol of prepared statements: PREPARE_OK, COM_STMT_EXECUTE, and binary result rows.
+
+Inside shardline a row value is the text-protocol form (see :mod:`shardline.sqltypes`), so binary rows are
+converted to that form when decoded and from it when encoded. Statement parameters are Python values:
+None, int, float, Decimal, str (character types; undecodable bytes kept with ``surrogateescape``), bytes
+(binary types), date, datetime and timedelta; a zero date, which Python cannot hold, stays a str.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import struct
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from shardline.errors import InvalidArgument
+from shardline.mysql.constants import OK_HEADER, ColumnFlag, Command
+from shardline.mysql.wire import MalformedPacket, Reader, lenenc_bytes
+from shardline.sqltypes import BINARY_CHARSET, Field, FieldType, Row
+
+_PREPARE_OK = struct.Struct("<BIHHxH")
+_EXECUTE_HEAD = struct.Struct("<BIBI")
+_UNSIGNED_PARAM = 0x80
+
+# Fixed-size integer and float encodings by type; (signed, unsigned) formats.
+_INT_FORMATS: dict[int, tuple[struct.Struct, struct.Struct]] = {
+    FieldType.TINY: (struct.Struct("<b"), struct.Struct("<B")),
+    FieldType.SHORT: (struct.Struct("<h"), struct.Struct("<H")),
+    FieldType.YEAR: (struct.Struct("<h"), struct.Struct("<H")),
+    FieldType.INT24: (struct.Struct("<i"), struct.Struct("<I")),
+    FieldType.LONG: (struct.Struct("<i"), struct.Struct("<I")),
+    FieldType.LONGLONG: (struct.Struct("<q"), struct.Struct("<Q")),
+}
+_INF = float("inf")
+_FLOAT = struct.Struct("<f")
+_DOUBLE = struct.Struct("<d")
+_DATE = struct.Struct("<HBB")
+_DATETIME = struct.Struct("<HBBBBB")
+_DATETIME_MICRO = struct.Struct("<HBBBBBI")
+_TIME = struct.Struct("<BIBBB")
+_TIME_MICRO = struct.Struct("<BIBBBI")
+_DATE_TYPES = frozenset({FieldType.DATE, FieldType.NEWDATE})
+_DATETIME_TYPES = frozenset({FieldType.DATETIME, FieldType.TIMESTAMP})
+_CHAR_PARAM_TYPES = frozenset(
+    {FieldType.VARCHAR, FieldType.VAR_STRING, FieldType.STRING, FieldType.ENUM, FieldType.SET, FieldType.JSON}
+)
+_DECIMAL_TYPES = frozenset({FieldType.DECIMAL, FieldType.NEWDECIMAL})
+
+
+# --- COM_STMT_PREPARE response --------------------------------------------------------------------------
+
+
+def build_prepare_ok(statement_id: int, column_count: int, param_count: int, warnings: int = 0) -> bytes:
+    return _PREPARE_OK.pack(OK_HEADER, statement_id, column_count, param_count, warnings)
+
+
+def parse_prepare_ok(payload: bytes) -> tuple[int, int, int, int]:
+    """Returns (statement id, column count, param count, warnings)."""
+    if len(payload) < _PREPARE_OK.size or payload[0] != OK_HEADER:
+        raise MalformedPacket("malformed packet: bad COM_STMT_PREPARE OK")
+    _, statement_id, columns, params, warnings = _PREPARE_OK.unpack_from(payload)
+    return statement_id, columns, params, warnings
+
+
+PARAM_FIELD = Field("?", FieldType.VAR_STRING, charset=BINARY_CHARSET)
+"""The definition sent for each parameter of a prepared statement."""
+
+
+# --- COM_STMT_EXECUTE -----------------------------------------------------------------------------------
+
+
+def _format_microseconds(micro: int) -> bytes:
+    return b"" if not micro else b"." + b"%06d" % micro
+
+
+def encode_param(value: Any) -> tuple[int, bytes]:
+    """Returns (type with its unsigned bit in the high byte, encoded value) for a non-NULL Python value."""
+    if isinstance(value, bool):
+        return FieldType.TINY, bytes((int(value),))
+    if isinstance(value, int):
+        if -(1 << 63) <= value < (1 << 63):
+            return FieldType.LONGLONG, struct.pack("<q", value)
+        if 0 <= value < (1 << 64):
+            return FieldType.LONGLONG | _UNSIGNED_PARAM << 8, struct.pack("<Q", value)
+        raise InvalidArgument(f"integer parameter out of range: {value}")
+    if isinstance(value, float):
+        return FieldType.DOUBLE, _DOUBLE.pack(value)
+    if isinstance(value, Decimal):
+        return FieldType.NEWDECIMAL, lenenc_bytes(str(value).encode())
+    if isinstance(value, str):
+        return FieldType.VAR_STRING, lenenc_bytes(value.encode("utf-8", "surrogateescape"))
+    if isinstance(value, bytes | bytearray | memoryview):
+        return FieldType.BLOB, lenenc_bytes(bytes(value))
+    if isinstance(value, datetime.datetime):
+        return FieldType.DATETIME, _encode_datetime(
+            value.year, value.month, value.day, value.hour, value.minute, value.second, value.microsecond
+        )
+    if isinstance(value, datetime.date):
+        return FieldType.DATE, _encode_datetime(value.year, value.month, value.day, 0, 0, 0, 0)
+    if isinstance(value, datetime.timedelta):
+        micro = value // datetime.timedelta(microseconds=1)
+        negative = micro < 0
+        micro = abs(micro)
+        seconds, micro = divmod(micro, 1_000_000)
+        minutes, second = divmod(seconds, 60)
+        hours, minute = divmod(minutes, 60)
+        days, hour = divmod(hours, 24)
+        return FieldType.TIME, _encode_time(negative, days, hour, minute, second, micro)
+    raise InvalidArgument(f"unsupported parameter type {type(value).__name__}")
+
+
+def build_execute(statement_id: int, params: Sequence[Any]) -> bytes:
+    """The COM_STMT_EXECUTE payload (no cursor, one iteration, parameter types always sent)."""
+    head = _EXECUTE_HEAD.pack(Command.STMT_EXECUTE, statement_id, 0, 1)
+    if not params:
+        return head
+    null_bitmap = bytearray((len(params) + 7) // 8)
+    types = bytearray()
+    values = []
+    for i, value in enumerate(params):
+        if value is None:
+            null_bitmap[i >> 3] |= 1 << (i & 7)
+            types += struct.pack("<H", FieldType.NULL)
+            continue
+        param_type, encoded = encode_param(value)
+        types += struct.pack("<H", param_type)
+        values.append(encoded)
+    return head + bytes(null_bitmap) + b"\x01" + bytes(types) + b"".join(values)
+
+
+def execute_statement_id(body: bytes) -> int:
+    """The statement id of a COM_STMT_EXECUTE (``body`` starts after the command byte)."""
+    if len(body) < 9:
+        raise MalformedPacket("malformed packet: COM_STMT_EXECUTE too short")
+    return struct.unpack_from("<I", body)[0]
+
+
+def parse_execute(
+    body: bytes, param_count: int, bound_types: list[int] | None, long_data: dict[int, bytes] | None = None
+) -> tuple[list[Any], list[int] | None]:
+    """Decodes a COM_STMT_EXECUTE body (after the command byte) into parameter values.
+
+    ``bound_types`` are the types of the previous execution, used when the client does not send them again.
+    Returns the values and the types now bound. Values sent with COM_STMT_SEND_LONG_DATA come from ``long_data``.
+    """
+    r = Reader(body, 9)  # statement id, flags, iteration count
+    if param_count == 0:
+        return [], bound_types
+    null_bitmap = r.fixed((param_count + 7) // 8)
+    if r.int1():
+        types = [r.int2() for _ in range(param_count)]
+    elif bound_types is None:
+        raise MalformedPacket("malformed packet: COM_STMT_EXECUTE without parameter types")
+    else:
+        types = bound_types
+    params: list[Any] = []
+    for i, param_type in enumerate(types):
+        if null_bitmap[i >> 3] & (1 << (i & 7)):
+            params.append(None)
+        elif long_data is not None and i in long_data:
+            params.append(_param_from_bytes(param_type & 0xFF, long_data[i]))
+        else:
+            params.append(_decode_param(r, param_type))
+    return params, types
+
+
+def _param_from_bytes(field_type: int, data: bytes) -> Any:
+    if field_type in _CHAR_PARAM_TYPES or field_type in _DECIMAL_TYPES:
+        return data.decode("utf-8", "surrogateescape")
+    return data
+
+
+def _decode_param(r: Reader, param_type: int) -> Any:
+    field_type = param_type & 0xFF
+    if field_type == FieldType.NULL:
+        return None
+    fmt = _INT_FORMATS.get(field_type)
+    if fmt is not None:
+        s = fmt[1] if param_type >> 8 & _UNSIGNED_PARAM else fmt[0]
+        return s.unpack(r.fixed(s.size))[0]
+    if field_type == FieldType.DOUBLE:
+        return _DOUBLE.unpack(r.fixed(8))[0]
+    if field_type == FieldType.FLOAT:
+        return _FLOAT.unpack(r.fixed(4))[0]
+    if field_type in _DECIMAL_TYPES:
+        return Decimal(r.lenenc_bytes().decode())
+    if field_type in _DATE_TYPES or field_type in _DATETIME_TYPES:
+        year, month, day, hour, minute, second, micro = _read_datetime(r)
+        try:
+            if field_type in _DATE_TYPES:
+                return datetime.date(year, month, day)
+            return datetime.datetime(year, month, day, hour, minute, second, micro)
+        except ValueError:  # a zero date: keep its text form
+            text = _datetime_text(
+                field_type, 6 if micro else 0, year, month, day, hour, minute, second, micro
+            )
+            return text.decode()
+    if field_type == FieldType.TIME:
+        negative, days, hour, minute, second, micro = _read_time(r)
+        delta = datetime.timedelta(days=days, hours=hour, minutes=minute, seconds=second, microseconds=micro)
+        return -delta if negative else delta
+    return _param_from_bytes(field_type, r.lenenc_bytes())
+
+
+# --- temporal values ------------------------------------------------------------------------------------
+
+
+def _encode_datetime(
+    year: int, month: int, day: int, hour: int, minute: int, second: int, micro: int
+) -> bytes:
+    if micro:
+        return b"\x0b" + _DATETIME_MICRO.pack(year, month, day, hour, minute, second, micro)
+    if hour or minute or second:
+        return b"\x07" + _DATETIME.pack(year, month, day, hour, minute, second)
+    if year or month or day:
+        return b"\x04" + _DATE.pack(year, month, day)
+    return b"\x00"
+
+
+def _encode_time(negative: bool, days: int, hour: int, minute: int, second: int, micro: int) -> bytes:
+    if micro:
+        return b"\x0c" + _TIME_MICRO.pack(negative, days, hour, minute, second, micro)
+    if days or hour or minute or second:
+        return b"\x08" + _TIME.pack(negative, days, hour, minute, second)
+    return b"\x00"
+
+
+def _read_datetime(r: Reader) -> tuple[int, int, int, int, int, int, int]:
+    n = r.int1()
+    if n not in (0, 4, 7, 11):
+        raise MalformedPacket(f"malformed packet: bad binary DATE/DATETIME length {n}")
+    data = r.fixed(n)
+    year = month = day = hour = minute = second = micro = 0
+    if n >= 4:
+        year, month, day = _DATE.unpack_from(data)
+    if n >= 7:
+        hour, minute, second = data[4], data[5], data[6]
+    if n == 11:
+        micro = struct.unpack_from("<I", data, 7)[0]
+    return year, month, day, hour, minute, second, micro
+
+
+def _read_time(r: Reader) -> tuple[bool, int, int, int, int, int]:
+    n = r.int1()
+    if n == 0:
+        return False, 0, 0, 0, 0, 0
+    if n == 8:
+        negative, days, hour, minute, second = _TIME.unpack(r.fixed(8))
+        return bool(negative), days, hour, minute, second, 0
+    if n == 12:
+        negative, days, hour, minute, second, micro = _TIME_MICRO.unpack(r.fixed(12))
+        return bool(negative), days, hour, minute, second, micro
+    raise MalformedPacket(f"malformed packet: bad binary TIME length {n}")
+
+
+def _fraction(decimals: int, micro: int) -> bytes:
+    """The fractional seconds of a temporal text value: as many digits as the column declares."""
+    if 0 < decimals <= 6:
+        return b"." + (b"%06d" % micro)[:decimals]
+    return _format_microseconds(micro) if decimals > 6 else b""
+
+
+def _datetime_text(
+    field_type: int,
+    decimals: int,
+    year: int,
+    month: int,
+    day: int,
+    hour: int,
+    minute: int,
+    second: int,
+    micro: int,
+) -> bytes:
+    date = b"%04d-%02d-%02d" % (year, month, day)
+    if field_type in _DATE_TYPES:
+        return date
+    return date + b" %02d:%02d:%02d" % (hour, minute, second) + _fraction(decimals, micro)
+
+
+def _parse_temporal_text(text: bytes) -> list[int]:
+    """Splits '2026-11-25 09:08:07.123' or '-838:59:59.5' into its numbers, the fraction as microseconds."""
+    main, _, fraction = text.partition(b".")
+    parts = [int(p) for p in main.replace(b" ", b"-").replace(b":", b"-").lstrip(b"-").split(b"-")]
+    parts.append(int((fraction + b"000000")[:6]) if fraction else 0)
+    return parts
+
+
+# --- floats as MariaDB prints them ---------------------------------------------------------------------
+
+
+def _float_text(value: float, single: bool) -> bytes:
+    """The text MariaDB's text protocol shows for a FLOAT (``single``) or DOUBLE value.
+
+    A DOUBLE shows the shortest decimal that reads back as the same double, a FLOAT its value rounded to 6
+    significant digits, trailing zeros removed; fixed notation while the first digit's decimal exponent is
+    from -15 to 14 (or when digits follow the point), otherwise ``1.5e-16`` / ``1e15``.
+    """
+    if value != value or value in (_INF, -_INF):
+        return repr(value).encode()
+    if value == 0:
+        return b"-0" if math.copysign(1.0, value) < 0 else b"0"
+    sign, digit_tuple, exponent = Decimal(f"{value:.5e}" if single else repr(value)).normalize().as_tuple()
+    assert isinstance(exponent, int)
+    digits = "".join(map(str, digit_tuple))
+    exp = exponent + len(digits) - 1  # decimal exponent of the first digit
+    minus = "-" if sign else ""
+    if exp < -15 or (exp >= 15 and len(digits) <= exp + 1):
+        body = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{minus}{body}e{exp}".encode()
+    if exp < 0:
+        return f"{minus}0.{'0' * (-exp - 1)}{digits}".encode()
+    if len(digits) <= exp + 1:
+        return f"{minus}{digits}{'0' * (exp + 1 - len(digits))}".encode()
+    return f"{minus}{digits[: exp + 1]}.{digits[exp + 1 :]}".encode()
+
+
+# --- binary result rows --------------------------------------------------------------------------------
+
+
+def parse_binary_row(payload: bytes, fields: Sequence[Field]) -> Row:
+    """Decodes a binary result row into text-protocol values."""
+    count = len(fields)
+    bitmap_end = 1 + (count + 9) // 8
+    if len(payload) < bitmap_end or payload[0] != OK_HEADER:
+        raise MalformedPacket("malformed packet: bad binary row header")
+    r = Reader(payload, bitmap_end)
+    values: list[bytes | None] = []
+    for i, f in enumerate(fields):
+        bit = i + 2
+        if payload[1 + (bit >> 3)] & (1 << (bit & 7)):
+            values.append(None)
+            continue
+        field_type = f.type
+        fmt = _INT_FORMATS.get(field_type)
+        if fmt is not None:
+            s = fmt[1] if f.flags & ColumnFlag.UNSIGNED else fmt[0]
+            number = s.unpack(r.fixed(s.size))[0]
+            text = b"%d" % number
+            if f.flags & ColumnFlag.ZEROFILL or field_type == FieldType.YEAR:
+                text = text.zfill(f.column_length)
+            values.append(text)
+        elif field_type == FieldType.DOUBLE:
+            values.append(_float_text(_DOUBLE.unpack(r.fixed(8))[0], single=False))
+        elif field_type == FieldType.FLOAT:
+            values.append(_float_text(_FLOAT.unpack(r.fixed(4))[0], single=True))
+        elif field_type in _DATE_TYPES or field_type in _DATETIME_TYPES:
+            values.append(_datetime_text(field_type, f.decimals, *_read_datetime(r)))
+        elif field_type == FieldType.TIME:
+            negative, days, hour, minute, second, micro = _read_time(r)
+            sign = b"-" if negative else b""
+            values.append(
+                sign + b"%02d:%02d:%02d" % (days * 24 + hour, minute, second) + _fraction(f.decimals, micro)
+            )
+        else:
+            values.append(r.lenenc_bytes())
+    return tuple(values)
+
+
+def build_binary_row(row: Row, fields: Sequence[Field]) -> bytes:
+    """Encodes text-protocol values as a binary result row."""
+    null_bitmap = bytearray((len(fields) + 9) // 8)
+    out = []
+    for i, (value, f) in enumerate(zip(row, fields, strict=True)):
+        if value is None:
+            bit = i + 2
+            null_bitmap[bit >> 3] |= 1 << (bit & 7)
+            continue
+        out.append(_encode_text_value(value, f))
+    return b"\x00" + bytes(null_bitmap) + b"".join(out)
+
+
+def _encode_text_value(value: bytes, f: Field) -> bytes:
+    field_type = f.type
+    try:
+        fmt = _INT_FORMATS.get(field_type)
+        if fmt is not None:
+            return (fmt[1] if f.flags & ColumnFlag.UNSIGNED else fmt[0]).pack(int(value))
+        if field_type == FieldType.DOUBLE:
+            return _DOUBLE.pack(float(value))
+        if field_type == FieldType.FLOAT:
+            return _FLOAT.pack(float(value))
+        if field_type in _DATE_TYPES or field_type in _DATETIME_TYPES:
+            numbers = _parse_temporal_text(value)
+            micro = numbers.pop()
+            year, month, day, hour, minute, second = numbers + [0] * (6 - len(numbers))
+            return _encode_datetime(year, month, day, hour, minute, second, micro)
+        if field_type == FieldType.TIME:
+            hours, minute, second, micro = _parse_temporal_text(value)
+            days, hour = divmod(hours, 24)
+            return _encode_time(value.startswith(b"-"), days, hour, minute, second, micro)
+    except (ValueError, TypeError, struct.error) as exc:
+        raise InvalidArgument(
+            f"value {value[:40]!r} does not fit column '{f.name}' of type {field_type}"
+        ) from exc
+    return lenenc_bytes(value)
