@@ -45,11 +45,14 @@ class TopoUnavailable(Unavailable):
 class LockTimeout(DeadlineExceeded):
     """A lock stayed held by someone else until the timeout; ``holder`` tells who."""
 
-    def __init__(self, key: str, timeout: float, holder: LockInfo | None) -> None:
-        who = json.dumps(holder.holder, sort_keys=True) if holder else "a holder that just left"
-        super().__init__(f"timed out after {timeout:g}s waiting for lock {key!r} held by {who}")
-        self.key = key
+    def __init__(self, message: str, holder: LockInfo | None) -> None:
+        super().__init__(message)
         self.holder = holder
+
+    @classmethod
+    def waiting_for(cls, key: str, timeout: float, holder: LockInfo | None) -> LockTimeout:
+        who = json.dumps(holder.holder, sort_keys=True) if holder else "a holder that just left"
+        return cls(f"timed out after {timeout:g}s waiting for lock {key!r} held by {who}", holder)
 
 
 @dataclass(frozen=True, slots=True)

@@ -341,7 +341,7 @@ class EmbeddedTopo(TopoConn):
         deadline = None if timeout is None else time.monotonic() + timeout
         while (current := await self._call(_try_lock, key, lock_id, holder_json, ttl)) is not None:
             if deadline is not None and time.monotonic() >= deadline:
-                raise LockTimeout(key, timeout or 0.0, current)
+                raise LockTimeout.waiting_for(key, timeout or 0.0, current)
             await asyncio.sleep(LOCK_RETRY_INTERVAL)
 
         async def renew() -> bool:

@@ -237,12 +237,12 @@ class EtcdTopo(TopoConn):
             current = _lock_info(found[0].value)
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                raise LockTimeout(key, timeout or 0.0, current)
+                raise LockTimeout.waiting_for(key, timeout or 0.0, current)
             try:
                 async with asyncio.timeout(remaining):
                     await self._wait_deleted(raw, resp.header.revision + 1)
             except TimeoutError:
-                raise LockTimeout(key, timeout or 0.0, current) from None
+                raise LockTimeout.waiting_for(key, timeout or 0.0, current) from None
 
         async def renew() -> bool:
             return await self._renew(lease_id)
