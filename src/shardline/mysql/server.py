@@ -1,0 +1,426 @@
+"""Asyncio MySQL server framework: handshake, authentication and command dispatch to a per-connection handler.
+
+The server answers COM_PING, COM_QUIT, COM_STATISTICS, COM_STMT_RESET and COM_STMT_SEND_LONG_DATA itself and
+hands every other supported command to the connection's :class:`Handler`, one command at a time, in order.
+A handler answers through its :class:`ServerConnection` (``send_result``, ``send_ok``, ``send_error``,
+``send_raw``, ``send_fields``); when a handler method returns without answering, the server sends a plain OK;
+when it raises a ShardlineError, the server sends that error (any other exception becomes error 1105).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from shardline.errors import ShardlineError
+from shardline.mysql.constants import Command, ServerStatus
+from shardline.mysql.framing import DEFAULT_MAX_PAYLOAD
+from shardline.mysql.server_protocol import (
+    Authenticated,
+    CommandPacket,
+    Refused,
+    Send,
+    ServerProtocol,
+    ServerStatement,
+)
+from shardline.mysql.users import UserStore
+from shardline.mysql.wire import PacketTooLarge
+from shardline.sqltypes import Field, Result
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SERVER_VERSION = "10.11.19-MariaDB-shardline"
+_MAX_QUEUED_COMMANDS = 64  # pipelined commands buffered before reading from the client pauses
+
+
+class Handler(ABC):
+    """What a server does with one client connection's commands; one instance per connection."""
+
+    async def on_connect(self, conn: ServerConnection) -> None:
+        """After authentication, before the client gets its OK; raise to refuse (e.g. unknown database)."""
+        return None
+
+    @abstractmethod
+    async def on_query(self, conn: ServerConnection, sql: str) -> None:
+        """COM_QUERY. ``sql.encode("utf-8", "surrogateescape")`` gives back the client's exact bytes."""
+
+    async def on_init_db(self, conn: ServerConnection, database: str) -> None:
+        """COM_INIT_DB (``USE db`` of most clients)."""
+        conn.database = database
+
+    async def on_field_list(self, conn: ServerConnection, table: str, wildcard: str) -> None:
+        """COM_FIELD_LIST; answer with ``conn.send_fields``. By default the table has no columns."""
+        conn.send_fields([])
+
+    @abstractmethod
+    async def on_prepare(self, conn: ServerConnection, sql: str) -> tuple[int, list[Field]]:
+        """COM_STMT_PREPARE: returns (parameter count, result columns). Clients need the columns now."""
+
+    @abstractmethod
+    async def on_execute(self, conn: ServerConnection, statement: ServerStatement, params: list[Any]) -> None:
+        """COM_STMT_EXECUTE with decoded parameters; answer with ``send_result(binary=True)`` or ``send_raw``."""
+
+    async def on_close_statement(self, conn: ServerConnection, statement: ServerStatement) -> None:
+        """COM_STMT_CLOSE (no response is sent)."""
+        return None
+
+    async def on_reset_connection(self, conn: ServerConnection) -> None:
+        """COM_RESET_CONNECTION: drop session state (the server already forgot the prepared statements)."""
+        return None
+
+    async def on_close(self, conn: ServerConnection) -> None:
+        """The client went away (or the server closed): roll back, release resources."""
+        return None
+
+
+class ServerConnection(asyncio.Protocol):
+    """One client connection: the socket, the protocol state, and the answers a handler sends."""
+
+    def __init__(self, server: MySQLServer, connection_id: int) -> None:
+        self.server = server
+        self.connection_id = connection_id
+        self.user = ""
+        self.database = ""
+        self.capabilities = 0
+        self.charset = 0
+        self.attributes: dict[str, str] = {}
+        self.peer: tuple[str, int] | None = None
+        self.handler: Handler | None = None
+        self.protocol: ServerProtocol | None = None
+        self.transport: asyncio.Transport | None = None
+        self._commands: deque[CommandPacket | Authenticated] = deque()
+        self._worker: asyncio.Task[None] | None = None
+        self._answered = False
+        self._reading_paused = False
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._closed = False
+        self._handshake_timer: asyncio.TimerHandle | None = None
+
+    # --- status flags ---------------------------------------------------------------------------------
+
+    @property
+    def status(self) -> int:
+        """Server status flags sent with OK/EOF (the handler keeps IN_TRANS and AUTOCOMMIT right)."""
+        assert self.protocol is not None
+        return self.protocol.status
+
+    @status.setter
+    def status(self, value: int) -> None:
+        assert self.protocol is not None
+        self.protocol.status = value
+
+    def _set_flag(self, flag: int, on: bool) -> None:
+        self.status = self.status | flag if on else self.status & ~flag
+
+    @property
+    def in_transaction(self) -> bool:
+        return bool(self.status & ServerStatus.IN_TRANS)
+
+    @in_transaction.setter
+    def in_transaction(self, value: bool) -> None:
+        self._set_flag(ServerStatus.IN_TRANS, value)
+
+    @property
+    def autocommit(self) -> bool:
+        return bool(self.status & ServerStatus.AUTOCOMMIT)
+
+    @autocommit.setter
+    def autocommit(self, value: bool) -> None:
+        self._set_flag(ServerStatus.AUTOCOMMIT, value)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # --- answers --------------------------------------------------------------------------------------
+
+    def _write(self, data: bytes, more: bool = False) -> None:
+        self._answered = not more
+        if not self._closed:
+            assert self.transport is not None
+            self.transport.write(data)
+
+    def send_ok(
+        self,
+        rows_affected: int = 0,
+        insert_id: int = 0,
+        warnings: int = 0,
+        info: str = "",
+        more: bool = False,
+    ) -> None:
+        """An OK packet; ``more`` announces another result (SERVER_MORE_RESULTS_EXISTS)."""
+        assert self.protocol is not None
+        self._write(self.protocol.build_ok(rows_affected, insert_id, warnings, info, more), more)
+
+    def send_error(self, error: ShardlineError) -> None:
+        """An ERR packet with the error's code, SQLSTATE and message."""
+        assert self.protocol is not None
+        self._write(self.protocol.build_error(error))
+
+    def send_result(self, result: Result, *, binary: bool = False, more: bool = False) -> None:
+        """A result set (text rows, or binary rows for COM_STMT_EXECUTE), or an OK when it has no fields."""
+        assert self.protocol is not None
+        self._write(self.protocol.build_result(result, binary, more), more)
+
+    def send_raw(self, data: bytes, *, more: bool = False) -> None:
+        """Relays a complete response another server sent (e.g. ``Connection.query_raw``), unchanged.
+
+        ``more`` says the relayed response ends with SERVER_MORE_RESULTS_EXISTS and the handler sends more.
+        """
+        assert self.protocol is not None
+        self._write(self.protocol.build_raw(data), more)
+
+    def send_fields(self, fields: Sequence[Field]) -> None:
+        """The answer to COM_FIELD_LIST."""
+        assert self.protocol is not None
+        self._write(self.protocol.build_fields(fields))
+
+    def close(self) -> None:
+        """Closes the connection (the handler's ``on_close`` runs)."""
+        if self.transport is not None:
+            self.transport.close()
+
+    # --- asyncio.Protocol -----------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = (peer[0], peer[1]) if isinstance(peer, tuple) else None
+        server = self.server
+        self.protocol = ServerProtocol(
+            self.connection_id,
+            server.server_version,
+            server.users,
+            self.peer[0] if self.peer else "localhost",
+            server.max_payload,
+        )
+        server.connections[self.connection_id] = self
+        self._handshake_timer = asyncio.get_running_loop().call_later(server.connect_timeout, transport.abort)
+        transport.write(self.protocol.greeting())
+
+    def data_received(self, data: bytes) -> None:
+        assert self.protocol is not None and self.transport is not None
+        try:
+            events = self.protocol.receive_data(data)
+        except PacketTooLarge as exc:
+            self.transport.write(self.protocol.build_error(exc))
+            self.transport.close()
+            return
+        for event in events:
+            if type(event) is CommandPacket or type(event) is Authenticated:
+                self._commands.append(event)
+            elif type(event) is Send:
+                self.transport.write(event.data)
+            elif type(event) is Refused:
+                log.info("connection %d refused: %s", self.connection_id, event.error)
+                self.transport.write(event.data)
+                self.transport.close()
+                return
+        if self._commands and self._worker is None:
+            self._worker = self.server.spawn(self._run())
+        if len(self._commands) > _MAX_QUEUED_COMMANDS and not self._reading_paused:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        self._commands.clear()
+        if self._handshake_timer is not None:
+            self._handshake_timer.cancel()
+        if self._drain_waiter is not None and not self._drain_waiter.done():
+            self._drain_waiter.set_result(None)
+        if self._worker is not None:
+            self._worker.cancel()
+        self.server.spawn(self._finish(self._worker))
+
+    def pause_writing(self) -> None:
+        self._drain_waiter = asyncio.get_running_loop().create_future()
+
+    def resume_writing(self) -> None:
+        if self._drain_waiter is not None and not self._drain_waiter.done():
+            self._drain_waiter.set_result(None)
+        self._drain_waiter = None
+
+    # --- command processing ---------------------------------------------------------------------------
+
+    async def _finish(self, worker: asyncio.Task[None] | None) -> None:
+        """After the socket closed: wait for the command in progress to stop, then the handler's close hook."""
+        if worker is not None:
+            await asyncio.gather(worker, return_exceptions=True)
+        self.server.connections.pop(self.connection_id, None)
+        if self.handler is not None:
+            try:
+                await self.handler.on_close(self)
+            except Exception:
+                log.exception("on_close of connection %d failed", self.connection_id)
+
+    async def _run(self) -> None:
+        commands = self._commands
+        try:
+            while commands:
+                event = commands.popleft()
+                if type(event) is CommandPacket:
+                    await self._dispatch(event)
+                else:
+                    assert isinstance(event, Authenticated)
+                    await self._connect(event)
+                if self._drain_waiter is not None:
+                    await self._drain_waiter
+                if self._reading_paused and len(commands) <= _MAX_QUEUED_COMMANDS // 2 and not self._closed:
+                    self._reading_paused = False
+                    assert self.transport is not None
+                    self.transport.resume_reading()
+        finally:
+            self._worker = None
+
+    async def _connect(self, event: Authenticated) -> None:
+        assert self.protocol is not None and self.transport is not None
+        if self._handshake_timer is not None:
+            self._handshake_timer.cancel()
+        self.user = event.user
+        self.database = event.database
+        self.capabilities = event.capabilities
+        self.charset = event.charset
+        self.attributes = event.attributes
+        try:
+            handler = self.server.handler_factory(self)
+            await handler.on_connect(self)
+        except Exception as exc:
+            if not isinstance(exc, ShardlineError):
+                log.exception("connection %d: handler setup failed", self.connection_id)
+                exc = ShardlineError(f"internal error: {exc}")
+            self.transport.write(self.protocol.refuse(exc))
+            self.transport.close()
+            return
+        self.handler = handler
+        self.transport.write(self.protocol.accept())
+
+    async def _dispatch(self, command: CommandPacket) -> None:
+        protocol = self.protocol
+        handler = self.handler
+        assert protocol is not None and handler is not None
+        protocol.begin(command)
+        self._answered = False
+        kind = command.kind
+        body = command.body
+        try:
+            if kind == Command.QUERY:
+                self.server.questions += 1
+                await handler.on_query(self, body.decode("utf-8", "surrogateescape"))
+            elif kind == Command.STMT_EXECUTE:
+                self.server.questions += 1
+                statement, params = protocol.execute(body)
+                await handler.on_execute(self, statement, params)
+            elif kind == Command.STMT_PREPARE:
+                sql = body.decode("utf-8", "surrogateescape")
+                param_count, fields = await handler.on_prepare(self, sql)
+                self._write(protocol.prepare(sql, param_count, list(fields))[1])
+            elif kind == Command.PING:
+                pass
+            elif kind == Command.QUIT:
+                self._answered = True
+                self.close()
+            elif kind == Command.INIT_DB:
+                await handler.on_init_db(self, body.decode("utf-8", "surrogateescape"))
+            elif kind == Command.FIELD_LIST:
+                table, _, wildcard = body.partition(b"\0")
+                await handler.on_field_list(
+                    self, table.decode(errors="replace"), wildcard.decode(errors="replace")
+                )
+            elif kind == Command.STMT_CLOSE:
+                self._answered = True  # COM_STMT_CLOSE has no response
+                statement = protocol.close_statement(body)
+                if statement is not None:
+                    await handler.on_close_statement(self, statement)
+            elif kind == Command.STMT_SEND_LONG_DATA:
+                self._answered = True  # no response; a bad statement id surfaces at execution
+                if int.from_bytes(body[:4], "little") in protocol.statements:
+                    protocol.send_long_data(body)
+            elif kind == Command.STMT_RESET:
+                protocol.statement(body, "mysqld_stmt_reset").long_data.clear()
+            elif kind == Command.RESET_CONNECTION:
+                protocol.reset()
+                await handler.on_reset_connection(self)
+            elif kind == Command.STATISTICS:
+                self._write(protocol.build_string(self.server.statistics()))
+            else:
+                raise ShardlineError("Unknown command", code=1047, sqlstate="08S01")
+        except ShardlineError as exc:
+            if not self._answered:
+                self.send_error(exc)
+            else:
+                log.warning("connection %d: error after the response was sent: %s", self.connection_id, exc)
+        except Exception as exc:
+            log.exception("connection %d: handler failed on command 0x%02x", self.connection_id, kind & 0xFF)
+            if not self._answered:
+                self.send_error(ShardlineError(f"internal error: {exc}"))
+        if not self._answered:
+            self.send_ok()
+
+
+class MySQLServer:
+    """Listens for MySQL clients; each authenticated connection gets a handler from ``handler_factory``."""
+
+    def __init__(
+        self,
+        handler_factory: Callable[[ServerConnection], Handler],
+        *,
+        users: UserStore,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        server_version: str = DEFAULT_SERVER_VERSION,
+        connect_timeout: float = 10.0,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+    ) -> None:
+        self.handler_factory = handler_factory
+        self.users = users
+        self.host = host
+        self.port = port
+        self.server_version = server_version
+        self.connect_timeout = connect_timeout
+        self.max_payload = max_payload
+        self.connections: dict[int, ServerConnection] = {}
+        self.started_at = time.monotonic()
+        self._server: asyncio.Server | None = None
+        self._ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.questions = 0
+
+    async def start(self) -> None:
+        """Starts listening; ``port`` is then the bound port (useful with port 0)."""
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: ServerConnection(self, next(self._ids)), self.host, self.port, reuse_address=True
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        """Stops listening, closes every connection and waits for their handlers to finish."""
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self.connections.values()):
+            conn.close()
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+            self._server = None
+
+    def spawn(self, coro: Any) -> asyncio.Task[None]:
+        """Runs a connection's task, tracked so that ``close`` can wait for it."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def statistics(self) -> str:
+        """The COM_STATISTICS text."""
+        uptime = int(time.monotonic() - self.started_at)
+        return f"Uptime: {uptime}  Threads: {len(self.connections)}  Questions: {self.questions}"
