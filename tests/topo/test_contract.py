@@ -238,6 +238,12 @@ async def test_unreachable_etcd_raises_topo_unavailable_quickly(closed_port: int
         await conn.close()
 
 
+async def test_embedded_topo_at_an_unusable_path_is_unavailable(tmp_path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(TopoUnavailable, match="cannot open embedded topo"):
+        await open_topo(f"embedded:{tmp_path}/file/topo.db")
+
+
 @pytest.mark.parametrize(
     "spec",
     ["", "embedded:", "zk:127.0.0.1:2181", "etcd:", "etcd:127.0.0.1", "etcd:host:99999", "etcd:a:1,:2"],

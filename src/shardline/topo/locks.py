@@ -4,6 +4,7 @@ after its ttl."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import getpass
 import os
@@ -14,7 +15,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from shardline.errors import Unavailable
-from shardline.topo.contract import Lock, LockInfo, LockTimeout
+from shardline.topo.contract import Lock, LockInfo, LockTimeout, TopoUnavailable
 
 if TYPE_CHECKING:
     from shardline.topo.server import TopoServer
@@ -75,10 +76,14 @@ async def _locked(
         raise LockTimeout(f"{what} is locked by {holder}; gave up after {timeout:g}s", exc.holder) from None
     try:
         yield lock
-        if not lock.is_held():
-            raise Unavailable(f"lost the lock on {what} during {action!r}: its lease could not be renewed")
-    finally:
-        await lock.release()
+    except BaseException:
+        with contextlib.suppress(TopoUnavailable):  # the action's own error matters more; the lock expires
+            await lock.release()
+        raise
+    lost = not lock.is_held()
+    await lock.release()
+    if lost:
+        raise Unavailable(f"lost the lock on {what} during {action!r}: its lease could not be renewed")
 
 
 @asynccontextmanager

@@ -70,10 +70,17 @@ def _encode(record: _Record) -> bytes:
     return json.dumps(record.to_json(), sort_keys=True).encode()
 
 
+def _load(key: str, data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise FailedPrecondition(f"corrupt topo record at {key!r}: {exc}") from None
+
+
 def _decode(cls: type[R], key: str, data: bytes) -> R:
     try:
-        return cls.from_json(json.loads(data))
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return cls.from_json(_load(key, data))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise FailedPrecondition(f"corrupt topo record at {key!r}: {exc!r}") from None
 
 
@@ -119,12 +126,15 @@ class TopoServer:
 
     # --- records on the contract ---
 
-    async def _get(self, conn: TopoConn, key: str, cls: type[R], missing: str) -> tuple[R, Version]:
+    async def _get_versioned(self, conn: TopoConn, key: str, cls: type[R], missing: str) -> tuple[R, Version]:
         try:
             data, version = await conn.get(key)
         except NoNode:
             raise NotFound(missing) from None
         return _decode(cls, key, data), version
+
+    async def _get(self, conn: TopoConn, key: str, cls: type[R], missing: str) -> R:
+        return (await self._get_versioned(conn, key, cls, missing))[0]
 
     async def _create(self, conn: TopoConn, key: str, record: _Record, exists: str) -> None:
         try:
@@ -137,7 +147,7 @@ class TopoServer:
     ) -> R:
         """Read, apply ``fn``, compare-and-swap; again on a concurrent change. Returns the stored record."""
         while True:
-            record, version = await self._get(conn, key, cls, missing)
+            record, version = await self._get_versioned(conn, key, cls, missing)
             updated = fn(record)
             if updated == record:
                 return record
@@ -186,16 +196,10 @@ class TopoServer:
         return info
 
     async def get_cell_info(self, cell: str) -> CellInfo:
-        return (await self._get(self.conn, _cell_info_key(cell), CellInfo, f"cell {cell!r} does not exist"))[
-            0
-        ]
+        return await self._get(self.conn, _cell_info_key(cell), CellInfo, f"cell {cell!r} does not exist")
 
     async def get_cells(self) -> list[str]:
-        return [
-            entry.key.split("/")[2]
-            for entry in await self.conn.list(CELLS)
-            if entry.key.endswith("/CellInfo")
-        ]
+        return _names(await self.conn.list(CELLS), "CellInfo")
 
     async def _cell(self, cell: str) -> _CellTopo:
         """The backend and root of a cell's data, opened once."""
@@ -227,11 +231,10 @@ class TopoServer:
 
     async def get_keyspace(self, keyspace: str) -> Keyspace:
         missing = f"keyspace {keyspace!r} does not exist"
-        return (await self._get(self.conn, _keyspace_key(keyspace), Keyspace, missing))[0]
+        return await self._get(self.conn, _keyspace_key(keyspace), Keyspace, missing)
 
     async def get_keyspace_names(self) -> list[str]:
-        entries = await self.conn.list(KEYSPACES)
-        return [entry.key.split("/")[2] for entry in entries if entry.key.endswith("/Keyspace")]
+        return _names(await self.conn.list(KEYSPACES), "Keyspace")
 
     async def delete_keyspace(self, keyspace: str, *, recursive: bool = False) -> None:
         """Deletes a keyspace, its VSchema and its SrvKeyspace in every cell. A keyspace with shards is refused
@@ -276,7 +279,7 @@ class TopoServer:
 
     async def get_shard(self, keyspace: str, shard: str) -> Shard:
         missing = f"shard {keyspace}/{shard} does not exist"
-        return (await self._get(self.conn, _shard_key(keyspace, shard), Shard, missing))[0]
+        return await self._get(self.conn, _shard_key(keyspace, shard), Shard, missing)
 
     async def get_shards(self, keyspace: str) -> list[Shard]:
         """Every shard of the keyspace, ordered by key range."""
@@ -296,11 +299,8 @@ class TopoServer:
 
         def checked(record: Shard) -> Shard:
             updated = fn(record)
-            if (updated.keyspace, updated.name, updated.key_range) != (
-                record.keyspace,
-                record.name,
-                record.key_range,
-            ):
+            identity = (updated.keyspace, updated.name, updated.key_range)
+            if identity != (record.keyspace, record.name, record.key_range):
                 raise InvalidArgument(f"shard {keyspace}/{shard}: keyspace, name and key range cannot change")
             return updated
 
@@ -332,9 +332,7 @@ class TopoServer:
 
     async def get_tablet(self, alias: TabletAlias) -> Tablet:
         cell = await self._cell(alias.cell)
-        return (await self._get(cell.conn, cell.tablet_key(alias), Tablet, f"tablet {alias} does not exist"))[
-            0
-        ]
+        return await self._get(cell.conn, cell.tablet_key(alias), Tablet, f"tablet {alias} does not exist")
 
     async def update_tablet_fields(self, alias: TabletAlias, fn: Callable[[Tablet], Tablet]) -> Tablet:
         """Applies ``fn`` (returning the new record) atomically, retrying on concurrent changes."""
@@ -392,7 +390,7 @@ class TopoServer:
         except NoNode:
             await self.get_keyspace(keyspace)
             raise NotFound(f"keyspace {keyspace!r} has no VSchema") from None
-        return json.loads(data)
+        return _load(_vschema_key(keyspace), data)
 
     # --- serving graph ---
 
@@ -416,21 +414,17 @@ class TopoServer:
     async def get_srv_keyspace(self, cell: str, keyspace: str) -> SrvKeyspace:
         cell_topo = await self._cell(cell)
         missing = f"keyspace {keyspace!r} has no serving graph in cell {cell!r}"
-        return (await self._get(cell_topo.conn, cell_topo.srv_keyspace_key(keyspace), SrvKeyspace, missing))[
-            0
-        ]
+        return await self._get(cell_topo.conn, cell_topo.srv_keyspace_key(keyspace), SrvKeyspace, missing)
 
     async def rebuild_srv_vschema(self, cells: list[str] | None = None) -> SrvVSchema:
         """Publishes every keyspace's VSchema (``{}`` for a keyspace without one) to each cell (default: all)."""
-        keyspaces: dict[str, dict[str, Any]] = {}
-        vschemas: dict[str, dict[str, Any]] = {}
-        for entry in await self.conn.list(KEYSPACES):
-            parts = entry.key.split("/")
-            if len(parts) == 4 and parts[3] == "Keyspace":
-                keyspaces[parts[2]] = {}
-            elif len(parts) == 4 and parts[3] == "VSchema":
-                vschemas[parts[2]] = json.loads(entry.value)
-        srv = SrvVSchema({name: vschemas.get(name, {}) for name in keyspaces})
+        entries = await self.conn.list(KEYSPACES)
+        vschemas = {
+            entry.key.split("/")[2]: _load(entry.key, entry.value)
+            for entry in entries
+            if _is_leaf(entry, "VSchema")
+        }
+        srv = SrvVSchema({name: vschemas.get(name, {}) for name in _names(entries, "Keyspace")})
         data = _encode(srv)
         for cell in await self._cells_or_all(cells):
             await self._write_if_changed(cell.conn, cell.srv_vschema_key(), data)
@@ -439,7 +433,7 @@ class TopoServer:
     async def get_srv_vschema(self, cell: str) -> SrvVSchema:
         cell_topo = await self._cell(cell)
         missing = f"cell {cell!r} has no SrvVSchema"
-        return (await self._get(cell_topo.conn, cell_topo.srv_vschema_key(), SrvVSchema, missing))[0]
+        return await self._get(cell_topo.conn, cell_topo.srv_vschema_key(), SrvVSchema, missing)
 
     # --- watches (what gates follow) ---
 
@@ -478,6 +472,17 @@ class TopoServer:
                 else:
                     entries[event.key] = KVEntry(event.key, event.value, event.version)
                 yield _decode_tablets(entries.values())
+
+
+def _is_leaf(entry: KVEntry, leaf: str) -> bool:
+    """True for ``global/<kind>/<name>/<leaf>``."""
+    parts = entry.key.split("/")
+    return len(parts) == 4 and parts[3] == leaf
+
+
+def _names(entries: list[KVEntry], leaf: str) -> list[str]:
+    """The names of the ``global/<kind>/<name>/<leaf>`` records among ``entries``."""
+    return [entry.key.split("/")[2] for entry in entries if _is_leaf(entry, leaf)]
 
 
 def _decode_tablets(entries: Iterable[KVEntry]) -> list[Tablet]:
