@@ -11,7 +11,7 @@ import socket
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from shardline.errors import (
     DeadlineExceeded,
@@ -63,8 +63,7 @@ class _ClientProtocol(asyncio.Protocol):
         self.lost: ShardlineError | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = Unavailable(
