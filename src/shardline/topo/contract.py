@@ -117,8 +117,6 @@ class Watch(Generic[T]):
         try:
             async for event in events:
                 self._queue.put_nowait(event)
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:  # handed to the reader, who sees it on the next __anext__
             self._queue.put_nowait(exc)
         finally:
@@ -138,8 +136,7 @@ class Watch(Generic[T]):
 
     async def close(self) -> None:
         self._pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._pump
+        await asyncio.wait([self._pump])
 
     async def __aenter__(self) -> Watch[T]:
         return self
@@ -194,8 +191,7 @@ class Lock:
             return
         self._released = True
         self._keepalive.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._keepalive
+        await asyncio.wait([self._keepalive])
         if not self._lost:
             await self._release()
 

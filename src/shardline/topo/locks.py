@@ -11,7 +11,6 @@ import os
 import socket
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from shardline.errors import Unavailable
@@ -65,7 +64,7 @@ def describe_holder(info: LockInfo) -> str:
     )
 
 
-@asynccontextmanager
+@contextlib.asynccontextmanager
 async def _locked(
     ts: TopoServer, key: str, what: str, action: str, ttl: float, timeout: float
 ) -> AsyncIterator[Lock]:
@@ -86,7 +85,7 @@ async def _locked(
         raise Unavailable(f"lost the lock on {what} during {action!r}: its lease could not be renewed")
 
 
-@asynccontextmanager
+@contextlib.asynccontextmanager
 async def lock_keyspace(
     ts: TopoServer,
     keyspace: str,
@@ -102,7 +101,7 @@ async def lock_keyspace(
         yield lock
 
 
-@asynccontextmanager
+@contextlib.asynccontextmanager
 async def lock_shard(
     ts: TopoServer,
     keyspace: str,
