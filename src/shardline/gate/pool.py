@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from shardline.errors import DeadlineExceeded, ShardlineError
-from shardline.mysql.client import Connection, connect
+from shardline.mysql.client import Connection, PreparedStatement, connect
 from shardline.mysqlctl.users import Credentials
 
 
@@ -17,7 +17,7 @@ class PooledConnection:
     connection: Connection
     pool: TabletPool
     settings_key: str = ""
-    prepared: dict[str, object] = field(default_factory=dict)  # SQL text -> backend prepared statement
+    prepared: dict[str, PreparedStatement] = field(default_factory=dict)  # SQL text -> backend statement
 
     def release(self) -> None:
         self.pool.put(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -53,6 +54,7 @@ class ShardSession:
 
     target: ShardTarget
     connection: PooledConnection
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass
@@ -66,7 +68,10 @@ class Session:
     in_transaction: bool = False
     transaction_mode: TransactionMode = TransactionMode.MULTI
     shard_sessions: dict[tuple[str, str], ShardSession] = field(default_factory=dict)
-    # ``SET`` statements for MySQL session variables, replayed on every backend connection the session uses.
+    begin_statement: str = "BEGIN"  # START TRANSACTION with the client's characteristics, sent to each shard
+    savepoints: list[str] = field(default_factory=list)  # replayed on shards that join the transaction later
+    # Assignments of MySQL session variables (name -> ``SET`` item text), applied on every backend connection
+    # the session uses.
     system_settings: dict[str, str] = field(default_factory=dict)
     last_insert_id: int = 0
     warnings: int = 0

@@ -1,0 +1,368 @@
+"""The executor: takes a client statement, dispatches it by kind, plans it (through the plan cache) and runs
+the plan; a route to one shard with the client's text unchanged relays the shard's packets untouched."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from shardline.errors import InvalidArgument, MySQLError, NotFound, ShardlineError, Unsupported
+from shardline.gate import show
+from shardline.gate.engine.base import Primitive
+from shardline.gate.engine.route import Route
+from shardline.gate.engine.sequence import SequenceCache
+from shardline.gate.engine.sqltemplate import SQLTemplate
+from shardline.gate.planner import PlanCache, build_plan, normalize
+from shardline.gate.planner.classify import StatementKind, classify, leading_words
+from shardline.gate.prepared import PreparedQuery, prepare_query
+from shardline.gate.querylog import QueryLogEntry
+from shardline.gate.session import Target, TransactionMode
+from shardline.gate.setparse import Scope, parse_set
+from shardline.gate.vcursor_impl import SessionVCursor
+from shardline.mysql.responses import parse_ok
+from shardline.sqltypes import DECIMAL_TYPES, FLOAT_TYPES, INTEGER_TYPES, Field, FieldType, Result
+
+if TYPE_CHECKING:
+    from shardline.gate.engine.vcursor import ShardTarget
+    from shardline.gate.metrics import GateMetrics
+    from shardline.gate.planner import Plan
+    from shardline.gate.querylog import QueryLog
+    from shardline.gate.scatter_conn import ScatterConn
+    from shardline.gate.session import Session
+    from shardline.gate.srvtopo import ServingGraph
+
+K = StatementKind
+_PLANNED = frozenset({K.SELECT, K.INSERT, K.REPLACE, K.UPDATE, K.DELETE})
+# Statements an unsharded keyspace may run as they are; on a sharded keyspace they would need a plan.
+_UNSHARDED_PASSTHROUGH = frozenset(
+    {K.LOCK_TABLES, K.UNLOCK_TABLES, K.FLUSH, K.CALL, K.PREPARE, K.EXECUTE, K.DEALLOCATE, K.LOAD, K.DO, K.ADMIN,
+     K.UNKNOWN}
+)
+_DEFAULT_CHARSETS = ("utf8mb4", "'utf8mb4'", "utf8mb4 collate utf8mb4_general_ci",
+                     "'utf8mb4' collate 'utf8mb4_general_ci'", "utf8", "'utf8'", "utf8mb3", "'utf8mb3'")
+# Variables the gate itself owns instead of passing them to MySQL.
+_GATE_VARIABLES = frozenset({"autocommit", "transaction_mode", "workload", "ddl_strategy", "sql_select_limit"})
+
+
+class Executor:
+    """Runs statements for sessions; one per gate, shared by all client connections."""
+
+    def __init__(self, serving: ServingGraph, scatter: ScatterConn, metrics: GateMetrics, querylog: QueryLog,
+                 *, plan_cache_size: int = 10_000) -> None:
+        self.serving = serving
+        self.scatter = scatter
+        self.metrics = metrics
+        self.querylog = querylog
+        self.plans = PlanCache(plan_cache_size)
+        self.sequences = SequenceCache()
+
+    async def execute(self, session: Session, sql: str) -> Result | bytes:
+        """Runs one client statement; returns a Result, or the raw packets of a relayed single-shard result."""
+        start = time.perf_counter()
+        entry = QueryLogEntry(sql=sql, plan="", keyspace=session.target.keyspace, username=session.username,
+                              connection_id=session.connection_id) if self.querylog.has_subscribers else None
+        plan_kind = "Other"
+        try:
+            kind = classify(sql)
+            if kind in _PLANNED:
+                plan_kind, outcome = await self._execute_planned(session, sql, kind)
+            else:
+                plan_kind = kind.value
+                outcome = await self._execute_other(session, sql, kind)
+        except ShardlineError as exc:
+            self.metrics.count_error(exc.code)
+            if entry is not None:
+                entry.error = str(exc)
+            raise
+        finally:
+            elapsed = time.perf_counter() - start
+            self.metrics.observe_query(plan_kind, session.target.keyspace, elapsed)
+            if entry is not None:
+                entry.plan, entry.seconds = plan_kind, elapsed
+                self.querylog.add(entry)
+        return outcome
+
+    # -- planned statements -------------------------------------------------------------------------------
+
+    def plan_for(self, session: Session, normalized: str) -> Plan:
+        """The cached plan of a normalized statement for the session's target, built on a miss."""
+        vschema, version = self.serving.vschema, self.serving.vschema_version
+        key = PlanCache.key(normalized, str(session.target), version)
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = build_plan(normalized, vschema, keyspace=session.target.keyspace or None)
+            self.plans.put(key, plan)
+        return plan
+
+    async def _execute_planned(self, session: Session, sql: str, kind: StatementKind) -> tuple[str, Result | bytes]:
+        normalized, bind_vars = normalize(sql)
+
+        def relay(target: ShardTarget) -> Awaitable[bytes]:
+            return self.scatter.execute_raw(session, target, sql)
+
+        return await self._run_plan(session, sql, kind, normalized, bind_vars, relay)
+
+    async def _run_plan(self, session: Session, sql: str, kind: StatementKind, normalized: str,
+                        bind_vars: dict[str, Any], relay: Callable[[ShardTarget], Awaitable[bytes]],
+                        ) -> tuple[str, Result | bytes]:
+        """Plans (or finds the plan of) a normalized statement and runs it; a route that goes to one shard
+        with the client's text unchanged is sent through ``relay`` and its packets are returned untouched."""
+        plan = self.plan_for(session, normalized)
+        if not session.autocommit and not session.in_transaction:
+            session.in_transaction = True  # autocommit=0: every statement opens (or joins) a transaction
+        vcursor = SessionVCursor(self, session, sql)
+        root = plan.root
+        target = await plan.single_shard(vcursor, bind_vars)
+        if target is not None:
+            raw = await relay(target)
+            if kind is not K.SELECT and raw[4] == 0x00:  # an OK packet: remember its insert id
+                insert_id = parse_ok(raw[4:]).insert_id
+                if insert_id:
+                    session.last_insert_id = insert_id
+            return _plan_type(root), raw
+        result = await root.execute(vcursor, bind_vars)
+        if kind is not K.SELECT and result.insert_id:
+            session.last_insert_id = result.insert_id
+        return _plan_type(root), result
+
+    # -- prepared statements -----------------------------------------------------------------------------
+
+    async def prepare(self, session: Session, sql: str) -> tuple[PreparedQuery, list[Field]]:
+        """COM_STMT_PREPARE: plans the statement now (errors surface at prepare time, as in MySQL) and asks a
+        shard of its keyspace for the result columns."""
+        query = prepare_query(sql)
+        if query.kind not in _PLANNED:
+            return query, []
+        normalized, _ = normalize(query.parameterized)
+        plan = self.plan_for(session, normalized)
+        keyspace = _first_keyspace(plan.root) or session.target.keyspace
+        if not keyspace:
+            return query, []
+        shards = SessionVCursor(self, session, sql).shards(keyspace)
+        if not shards:
+            return query, []
+        statement = await self.scatter.prepare(session, shards[0], sql)
+        return query, statement.fields
+
+    async def execute_prepared(self, session: Session, query: PreparedQuery, params: list[Any]) -> Result | bytes:
+        """COM_STMT_EXECUTE: a single-shard route relays the shard's binary rows; anything else returns a
+        Result that the caller sends as binary rows."""
+        start = time.perf_counter()
+        plan_kind = query.kind.value
+        try:
+            bind_vars = query.bind_vars(params)
+            if query.kind not in _PLANNED:
+                return await self._execute_other(session, SQLTemplate(query.parameterized).render(bind_vars),
+                                                 query.kind)
+            normalized, literals = normalize(query.parameterized)
+            bind_vars.update(literals)
+
+            def relay(target: ShardTarget) -> Awaitable[bytes]:
+                return self.scatter.execute_prepared_raw(session, target, query.sql, params)
+
+            plan_kind, outcome = await self._run_plan(session, query.sql, query.kind, normalized, bind_vars, relay)
+            return outcome
+        except ShardlineError as exc:
+            self.metrics.count_error(exc.code)
+            raise
+        finally:
+            self.metrics.observe_query(plan_kind, session.target.keyspace, time.perf_counter() - start)
+
+    async def execute_nested(self, session: Session, sql: str, bind_vars: dict[str, Any], *,
+                             autocommit: bool = False) -> Result:
+        """A statement issued by a plan (lookup vindexes, sequences): planned like a client's, never relayed.
+
+        ``autocommit`` runs it outside the session's transaction, on pooled connections.
+        """
+        run_in = session
+        if autocommit and session.in_transaction:
+            run_in = dataclasses.replace(session, in_transaction=False, autocommit=True, shard_sessions={},
+                                         savepoints=[])
+        plan = self.plan_for(run_in, sql)
+        return await plan.root.execute(SessionVCursor(self, run_in, sql), bind_vars)
+
+    # -- everything else ---------------------------------------------------------------------------------
+
+    async def _execute_other(self, session: Session, sql: str, kind: StatementKind) -> Result | bytes:
+        if kind is K.BEGIN:
+            return await self._begin(session, sql)
+        if kind is K.COMMIT:
+            await self.scatter.commit(session)
+            return Result()
+        if kind is K.ROLLBACK:
+            await self.scatter.rollback(session)
+            return Result()
+        if kind in (K.SAVEPOINT, K.SAVEPOINT_ROLLBACK, K.RELEASE):
+            return await self._savepoint(session, sql)
+        if kind is K.SET:
+            return await self._set(session, sql)
+        if kind is K.USE:
+            self.use(session, _use_target(sql))
+            return Result()
+        if kind is K.SHOW:
+            return await show.execute_show(self, session, sql)
+        if kind in (K.EXPLAIN, K.VEXPLAIN):
+            return await self._explain(session, sql, kind)
+        if kind is K.DDL:
+            return await self._ddl(session, sql)
+        if kind is K.COMMENT:
+            return Result()
+        if kind in _UNSHARDED_PASSTHROUGH:
+            return await self._unsharded_passthrough(session, sql, kind)
+        raise Unsupported(f"{kind.value} statements are not supported by the gate")
+
+    def use(self, session: Session, target_text: str) -> None:
+        """``USE ks``, ``USE ks@replica``, ``USE ks:-80`` (and COM_INIT_DB)."""
+        target = Target.parse(target_text)
+        if target.keyspace and target.keyspace.lower() != "information_schema":
+            self.serving.vschema.find_keyspace(target.keyspace)  # NotFound 1049 for an unknown keyspace
+            if target.shard and target.shard not in {s.name for s in self.serving.shards(
+                    target.keyspace, target.tablet_type)}:
+                raise NotFound(f"Unknown database '{target_text}': no shard '{target.shard}'", code=1049,
+                               sqlstate="42000")
+        session.target = target
+
+    async def _begin(self, session: Session, sql: str) -> Result:
+        if session.in_transaction:
+            await self.scatter.commit(session)  # MySQL commits an open transaction on BEGIN
+        session.in_transaction = True
+        words = leading_words(sql, 3)
+        session.begin_statement = sql if words[:2] == ["START", "TRANSACTION"] and len(words) > 2 else "BEGIN"
+        return Result()
+
+    async def _savepoint(self, session: Session, sql: str) -> Result:
+        if not session.in_transaction:
+            if classify(sql) is K.SAVEPOINT:
+                return Result()  # MySQL accepts a savepoint outside a transaction and forgets it
+            raise MySQLError(1305, "42000", "SAVEPOINT does not exist")
+        await self.scatter.run_on_open_shards(session, sql)
+        session.savepoints.append(sql)
+        return Result()
+
+    async def _set(self, session: Session, sql: str) -> Result:
+        for item in parse_set(sql):
+            if item.scope is Scope.GLOBAL:
+                raise Unsupported(f"SET GLOBAL is not supported through the gate (variable '{item.name}')")
+            if item.name == "autocommit":
+                await self._set_autocommit(session, item.value)
+            elif item.name == "transaction_mode":
+                value = item.value.strip("'\"").lower()
+                try:
+                    session.transaction_mode = TransactionMode(value)
+                except ValueError:
+                    raise InvalidArgument(
+                        f"invalid transaction_mode '{value}': use single or multi", code=1231,
+                        sqlstate="42000") from None
+            elif item.name in _GATE_VARIABLES:
+                continue
+            elif item.name == "names" and item.value.lower() in _DEFAULT_CHARSETS:
+                session.system_settings.pop("names", None)
+            elif item.scope is Scope.USER:
+                session.system_settings["@" + item.name] = await self._user_variable_item(session, item.name,
+                                                                                          item.value)
+            else:
+                session.system_settings[item.name] = item.text
+        return Result()
+
+    async def _set_autocommit(self, session: Session, value: str) -> None:
+        flag = value.strip("'\"").lower()
+        if flag in ("1", "on", "true"):
+            if session.in_transaction:
+                await self.scatter.commit(session)  # MySQL commits when autocommit is switched on
+            session.autocommit = True
+        elif flag in ("0", "off", "false"):
+            session.autocommit = False
+        else:
+            raise InvalidArgument(f"Variable 'autocommit' can't be set to the value of '{value}'", code=1231,
+                                  sqlstate="42000")
+
+    async def _user_variable_item(self, session: Session, name: str, value: str) -> str:
+        """``@x = <expr>``: evaluated once on a shard, kept as a literal replayed on every connection."""
+        if value.lstrip("-").replace(".", "", 1).isdigit() or (value[:1] in "'\"" and value[-1:] == value[:1]):
+            return f"@{name} = {value}"
+        result = await show.run_on_any_shard(self, session, f"SELECT {value}")
+        raw = result.rows[0][0] if result.rows else None
+        if raw is None:
+            return f"@{name} = NULL"
+        return f"@{name} = x'{raw.hex()}'" if not _is_numeric(result.fields[0]) else f"@{name} = {raw.decode()}"
+
+    async def _explain(self, session: Session, sql: str, kind: StatementKind) -> Result:
+        words = leading_words(sql, 4)
+        if kind is K.VEXPLAIN or "VITESS" in words:
+            body = _strip_explain_prefix(sql)
+            normalized, _ = normalize(body)
+            plan = self.plan_for(session, normalized)
+            text = json.dumps(plan.describe(), indent=2, default=str)
+            return Result(fields=[Field("JSON", FieldType.VAR_STRING)], rows=[(text.encode(),)])
+        return await show.run_on_any_shard(self, session, sql)
+
+    async def _ddl(self, session: Session, sql: str) -> Result:
+        keyspace = show.ddl_keyspace(sql) or session.target.keyspace
+        if not keyspace:
+            raise MySQLError(1046, "3D000", "No database selected")
+        self.serving.vschema.find_keyspace(keyspace)
+        shards = self.serving.shards(keyspace, "primary")
+        if session.target.shard and keyspace == session.target.keyspace:
+            shards = [s for s in shards if s.name == session.target.shard]
+        if session.in_transaction:
+            await self.scatter.commit(session)  # DDL commits implicitly in MySQL
+        primary_session = dataclasses.replace(session, target=Target(keyspace, "primary", session.target.shard))
+        results = await self.scatter.execute(primary_session, [(s, sql) for s in shards])
+        return Result(rows_affected=sum(r.rows_affected for r in results))
+
+    async def _unsharded_passthrough(self, session: Session, sql: str, kind: StatementKind) -> Result | bytes:
+        keyspace = session.target.keyspace
+        if keyspace:
+            ks = self.serving.vschema.find_keyspace(keyspace)
+            if not ks.sharded or session.target.shard:
+                shards = SessionVCursor(self, session, sql).shards(keyspace)
+                return await self.scatter.execute_raw(session, shards[0], sql)
+        if kind is K.UNKNOWN:
+            raise MySQLError(1064, "42000", "You have an error in your SQL syntax; check the manual that "
+                             f"corresponds to your MariaDB server version for the right syntax to use near "
+                             f"'{sql[:80]}'")
+        raise Unsupported(f"{kind.value.replace('_', ' ')} is supported only on an unsharded keyspace or a "
+                          f"shard target (USE keyspace:shard)")
+
+
+def _plan_type(root: Primitive) -> str:
+    """The plan type metrics and the query log use: a route's variant, else the root primitive's type."""
+    return root.variant.value if isinstance(root, Route) else type(root).__name__
+
+
+def _first_keyspace(primitive: Primitive) -> str:
+    """The keyspace of the first route in a plan (depth first), or ''."""
+    keyspace = getattr(primitive, "keyspace", "")
+    if isinstance(keyspace, str) and keyspace:
+        return keyspace
+    for child in primitive.inputs():
+        found = _first_keyspace(child)
+        if found:
+            return found
+    return ""
+
+
+def _use_target(sql: str) -> str:
+    body = sql.strip().rstrip(";").strip()[3:].strip()
+    if len(body) >= 2 and body[0] == body[-1] == "`":
+        body = body[1:-1]
+    if not body:
+        raise MySQLError(1046, "3D000", "No database selected")
+    return body
+
+
+def _strip_explain_prefix(sql: str) -> str:
+    text = sql.strip()
+    upper = text.upper()
+    for prefix in ("VEXPLAIN PLAN", "VEXPLAIN QUERIES", "VEXPLAIN ALL", "VEXPLAIN", "EXPLAIN FORMAT=VITESS",
+                   "EXPLAIN FORMAT = VITESS"):
+        if upper.startswith(prefix):
+            return text[len(prefix):].strip()
+    return text
+
+
+def _is_numeric(field: Field) -> bool:
+    return field.type in INTEGER_TYPES or field.type in DECIMAL_TYPES or field.type in FLOAT_TYPES

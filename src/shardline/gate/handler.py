@@ -1,0 +1,90 @@
+"""Connects the MySQL server framework to the executor: one handler per client connection."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from shardline.errors import ShardlineError
+from shardline.gate.prepared import prepare_query
+from shardline.gate.session import Session
+from shardline.mysql.server import Handler, ServerConnection
+from shardline.sqltypes import Result
+
+if TYPE_CHECKING:
+    from shardline.gate.executor import Executor
+    from shardline.gate.prepared import PreparedQuery
+    from shardline.mysql.server_protocol import ServerStatement
+    from shardline.sqltypes import Field
+
+
+MAX_STATEMENTS = 1024  # prepared forms kept per connection
+
+
+class GateHandler(Handler):
+    """A client connection's session, driven by its MySQL commands."""
+
+    def __init__(self, executor: Executor, conn: ServerConnection, transaction_mode: str) -> None:
+        self.executor = executor
+        self.session = Session(conn.connection_id, conn.user)
+        self.session.transaction_mode = type(self.session.transaction_mode)(transaction_mode)
+        self.statements: dict[str, PreparedQuery] = {}  # SQL text -> its prepared form
+
+    async def on_connect(self, conn: ServerConnection) -> None:
+        if conn.database:
+            self.executor.use(self.session, conn.database)
+        self._sync_status(conn)
+
+    async def on_query(self, conn: ServerConnection, sql: str) -> None:
+        try:
+            outcome = await self.executor.execute(self.session, sql)
+        finally:
+            self._sync_status(conn)
+        if isinstance(outcome, bytes):
+            conn.send_raw(outcome)
+        else:
+            conn.send_result(outcome)
+
+    async def on_init_db(self, conn: ServerConnection, database: str) -> None:
+        self.executor.use(self.session, database)
+        conn.database = database
+
+    async def on_field_list(self, conn: ServerConnection, table: str, wildcard: str) -> None:
+        quoted = table.replace("`", "``")
+        try:
+            result = await self.executor.execute(self.session, f"SELECT * FROM `{quoted}` WHERE 1 != 1 LIMIT 0")
+        except ShardlineError:
+            result = Result()  # the mysql CLI asks for every table's fields; one it cannot see has none
+        conn.send_fields(result.fields if isinstance(result, Result) else [])
+
+    async def on_prepare(self, conn: ServerConnection, sql: str) -> tuple[int, list[Field]]:
+        query, fields = await self.executor.prepare(self.session, sql)
+        if len(self.statements) >= MAX_STATEMENTS:
+            self.statements.pop(next(iter(self.statements)))
+        self.statements[sql] = query
+        return query.param_count, fields
+
+    async def on_execute(self, conn: ServerConnection, statement: ServerStatement, params: list[Any]) -> None:
+        query = self.statements.get(statement.sql) or prepare_query(statement.sql)
+        try:
+            outcome = await self.executor.execute_prepared(self.session, query, params)
+        finally:
+            self._sync_status(conn)
+        if isinstance(outcome, bytes):
+            conn.send_raw(outcome)
+        else:
+            conn.send_result(outcome, binary=True)
+
+    async def on_reset_connection(self, conn: ServerConnection) -> None:
+        await self.executor.scatter.rollback(self.session)
+        self.statements.clear()
+        fresh = Session(conn.connection_id, conn.user, transaction_mode=self.session.transaction_mode)
+        fresh.target = self.session.target
+        self.session = fresh
+        self._sync_status(conn)
+
+    async def on_close(self, conn: ServerConnection) -> None:
+        await self.executor.scatter.rollback(self.session)  # a client gone mid-transaction is rolled back
+
+    def _sync_status(self, conn: ServerConnection) -> None:
+        conn.in_transaction = self.session.in_transaction
+        conn.autocommit = self.session.autocommit

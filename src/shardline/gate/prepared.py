@@ -1,0 +1,46 @@
+"""Client prepared statements: the ``?`` placeholders of a statement become bind variables ``:p1, :p2...``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import TokenError
+from sqlglot.tokens import TokenType
+
+from shardline.gate.planner.classify import StatementKind, classify
+from shardline.gate.planner.parse import syntax_error
+
+_DIALECT = Dialect.get_or_raise("mysql")
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedQuery:
+    """A statement prepared by a client: its text, its kind and its text with named placeholders."""
+
+    sql: str
+    kind: StatementKind
+    parameterized: str
+    param_count: int
+
+    def bind_vars(self, params: list[object]) -> dict[str, object]:
+        return {f"p{i}": value for i, value in enumerate(params, 1)}
+
+
+def prepare_query(sql: str) -> PreparedQuery:
+    """Names the ``?`` placeholders of ``sql`` (``:p1``, ``:p2``...) in their order of appearance."""
+    try:
+        tokens = _DIALECT.tokenize(sql)
+    except TokenError as exc:
+        raise syntax_error(str(exc)) from None
+    out: list[str] = []
+    pos = 0
+    count = 0
+    for token in tokens:
+        if token.token_type == TokenType.PLACEHOLDER and token.text == "?":
+            count += 1
+            out.append(sql[pos:token.start])
+            out.append(f":p{count}")
+            pos = token.end + 1
+    out.append(sql[pos:])
+    return PreparedQuery(sql, classify(sql), "".join(out), count)

@@ -1,0 +1,164 @@
+"""Runs SQL on shards for a session: pooled connections outside transactions, reserved ones inside, and the
+commit/rollback of transactions that span shards (Vitess's ScatterConn and TxConn)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from shardline.errors import FailedPrecondition, ShardlineError
+from shardline.gate.session import ShardSession, TransactionMode
+
+if TYPE_CHECKING:
+    from shardline.gate.engine.vcursor import ShardTarget
+    from shardline.gate.metrics import GateMetrics
+    from shardline.gate.pool import PooledConnection
+    from shardline.gate.session import Session
+    from shardline.gate.tablet_gateway import TabletGateway
+    from shardline.mysql.client import PreparedStatement
+    from shardline.sqltypes import Result
+
+
+T = TypeVar("T")
+MAX_PREPARED_PER_CONNECTION = 256
+
+
+class ScatterConn:
+    """The session-aware way to reach shards."""
+
+    def __init__(self, gateway: TabletGateway, metrics: GateMetrics) -> None:
+        self.gateway = gateway
+        self.metrics = metrics
+
+    async def execute(self, session: Session, queries: list[tuple[ShardTarget, str]]) -> list[Result]:
+        """Runs each query on its shard, concurrently; results come back in the order of ``queries``."""
+        if len(queries) == 1:
+            target, sql = queries[0]
+            return [await self.run(session, target, _query_op(sql))]
+        results = await asyncio.gather(
+            *(self.run(session, target, _query_op(sql)) for target, sql in queries), return_exceptions=True)
+        for outcome in results:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return results  # type: ignore[return-value]
+
+    async def execute_raw(self, session: Session, target: ShardTarget, sql: str) -> bytes:
+        """Runs one query and returns the shard's response packets untouched, for relaying."""
+        return await self.run(session, target, lambda c: c.connection.query_raw(sql))
+
+    async def execute_prepared_raw(self, session: Session, target: ShardTarget, sql: str,
+                                   params: list[Any]) -> bytes:
+        """Runs a statement as a prepared statement on the shard (prepared once per backend connection) and
+        returns the binary-protocol response untouched."""
+        async def op(conn: PooledConnection) -> bytes:
+            return await conn.connection.execute_raw(await _prepared(conn, sql), params)
+        return await self.run(session, target, op)
+
+    async def prepare(self, session: Session, target: ShardTarget, sql: str) -> PreparedStatement:
+        """Prepares a statement on the shard (kept for later executions) and returns its metadata."""
+        return await self.run(session, target, lambda conn: _prepared(conn, sql))
+
+    async def run(self, session: Session, target: ShardTarget, op: Callable[[PooledConnection], Awaitable[T]]) -> T:
+        """Runs ``op`` on the connection the session uses for the shard: its transaction's, or a pooled one."""
+        tablet_type = session.target.tablet_type
+        start = time.perf_counter()
+        try:
+            if session.in_transaction and tablet_type == "primary":
+                shard_session = await self._shard_session(session, target)
+                async with shard_session.lock:  # one statement at a time on a transaction's connection
+                    return await op(shard_session.connection)
+            conn = await self._borrow(session, target)
+            try:
+                return await op(conn)
+            finally:
+                conn.release()
+        finally:
+            self.metrics.observe_shard_query(target.keyspace, target.name, tablet_type, time.perf_counter() - start)
+
+    async def _borrow(self, session: Session, target: ShardTarget) -> PooledConnection:
+        return await self.gateway.connection(
+            target, session.target.tablet_type, session.settings_key, _settings_sql(session))
+
+    async def _shard_session(self, session: Session, target: ShardTarget) -> ShardSession:
+        key = (target.keyspace, target.name)
+        existing = session.shard_sessions.get(key)
+        if existing is not None:
+            return existing
+        if session.shard_sessions and session.transaction_mode is TransactionMode.SINGLE:
+            open_shards = ", ".join(f"{ks}/{shard}" for ks, shard in session.shard_sessions)
+            raise FailedPrecondition(
+                f"multi-db transaction attempted: transaction_mode is single, the transaction is open on "
+                f"{open_shards} and this statement needs {target.keyspace}/{target.name}", code=1105)
+        conn = await self.gateway.connection(target, "primary", session.settings_key, _settings_sql(session))
+        try:
+            await conn.connection.query(session.begin_statement)
+            for savepoint in session.savepoints:
+                await conn.connection.query(savepoint)
+        except BaseException:
+            conn.release()
+            raise
+        shard_session = session.shard_sessions[key] = ShardSession(target, conn)
+        return shard_session
+
+    async def commit(self, session: Session) -> None:
+        """Commits every shard of the session's transaction, one after the other.
+
+        In ``multi`` mode a failure part-way leaves the shards committed so far committed: the error names
+        them, and the remaining shards are rolled back.
+        """
+        shard_sessions = list(session.shard_sessions.values())
+        committed: list[str] = []
+        try:
+            for shard_session in shard_sessions:
+                await shard_session.connection.connection.query("COMMIT")
+                committed.append(f"{shard_session.target.keyspace}/{shard_session.target.name}")
+        except ShardlineError as exc:
+            await self.rollback(session)
+            if committed:
+                raise FailedPrecondition(
+                    f"multi-shard commit failed part-way: committed on {', '.join(committed)}; "
+                    f"rolled back the rest: {exc}", code=exc.code) from exc
+            raise
+        finally:
+            self._release_all(session)
+
+    async def rollback(self, session: Session) -> None:
+        """Rolls back every shard of the session's transaction; a shard that fails to answer is dropped."""
+        shard_sessions = list(session.shard_sessions.values())
+        await asyncio.gather(*(s.connection.connection.query("ROLLBACK") for s in shard_sessions),
+                             return_exceptions=True)
+        self._release_all(session)
+
+    async def run_on_open_shards(self, session: Session, sql: str) -> None:
+        """Runs a statement (a SAVEPOINT) on every shard already in the transaction."""
+        for shard_session in session.shard_sessions.values():
+            await shard_session.connection.connection.query(sql)
+
+    @staticmethod
+    def _release_all(session: Session) -> None:
+        for shard_session in session.shard_sessions.values():
+            shard_session.connection.release()
+        session.shard_sessions.clear()
+        session.savepoints.clear()
+        session.in_transaction = False
+
+
+async def _prepared(conn: PooledConnection, sql: str) -> PreparedStatement:
+    """The connection's prepared statement for ``sql``, prepared on first use (oldest dropped past the cap)."""
+    statement = conn.prepared.get(sql)
+    if statement is None:
+        if len(conn.prepared) >= MAX_PREPARED_PER_CONNECTION:
+            oldest = next(iter(conn.prepared))
+            await conn.connection.close_statement(conn.prepared.pop(oldest))
+        statement = conn.prepared[sql] = await conn.connection.prepare(sql)
+    return statement
+
+
+def _query_op(sql: str) -> Callable[[PooledConnection], Awaitable[Result]]:
+    return lambda conn: conn.connection.query(sql)
+
+
+def _settings_sql(session: Session) -> str:
+    return ("SET " + ", ".join(session.system_settings.values())) if session.system_settings else ""

@@ -1,0 +1,161 @@
+"""SHOW statements, information_schema queries and other statements the gate answers from its own state or
+sends to one shard of the right keyspace."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import re
+from typing import TYPE_CHECKING
+
+from shardline.errors import MySQLError, NotFound
+from shardline.gate.planner.classify import leading_words
+from shardline.gate.session import Target
+from shardline.sqltypes import Field, FieldType, Result
+
+if TYPE_CHECKING:
+    from shardline.gate.executor import Executor
+    from shardline.gate.session import Session
+
+_IDENT = r"(?:`(?:[^`]|``)+`|[\w$]+)"
+_FROM_DB = re.compile(rf"\b(?:FROM|IN)\s+({_IDENT})(?:\s*\.\s*({_IDENT}))?", re.IGNORECASE)
+_SHOW_TABLE_TARGET = re.compile(rf"\b(?:TABLE|TRIGGER|VIEW)\s+({_IDENT})(?:\s*\.\s*({_IDENT}))?", re.IGNORECASE)
+_LIKE = re.compile(r"\bLIKE\s+'((?:[^'\\]|\\.)*)'", re.IGNORECASE)
+_DDL_TARGET = re.compile(
+    rf"\b(?:TABLE|INDEX\s+{_IDENT}\s+ON|VIEW|TRUNCATE)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?({_IDENT})\s*\.\s*({_IDENT})",
+    re.IGNORECASE,
+)
+_TABLE_SCHEMA_FILTER = re.compile(r"\b(?:TABLE_SCHEMA|SCHEMA_NAME)\s*=\s*'([^']*)'", re.IGNORECASE)
+
+# SHOW forms that describe one table or the tables of a database: they go to a shard of that keyspace.
+_TABLE_SHOWS = frozenset({"TABLES", "FULL", "COLUMNS", "FIELDS", "CREATE", "INDEX", "INDEXES", "KEYS",
+                          "TABLE", "TRIGGERS", "EXTENDED"})
+
+
+def _unquote(ident: str) -> str:
+    return ident[1:-1].replace("``", "`") if ident.startswith("`") else ident
+
+
+def _text_result(column: str, values: list[str]) -> Result:
+    return Result(fields=[Field(column, FieldType.VAR_STRING)], rows=[(v.encode(),) for v in values])
+
+
+def _like(values: list[str], sql: str) -> list[str]:
+    match = _LIKE.search(sql)
+    if not match:
+        return values
+    pattern = re.escape(match.group(1)).replace("%", ".*").replace("_", ".")
+    pattern = pattern.replace(r"\.\*", ".*")
+    regex = re.compile(f"^{pattern}$", re.IGNORECASE | re.DOTALL)
+    return [v for v in values if regex.match(v)]
+
+
+async def execute_show(executor: Executor, session: Session, sql: str) -> Result:
+    """Answers a SHOW statement."""
+    words = leading_words(sql, 4)[1:]
+    what = words[0] if words else ""
+    serving = executor.serving
+    if what in ("DATABASES", "SCHEMAS"):
+        return _text_result("Database", _like(sorted(serving.keyspace_names()) + ["information_schema"], sql))
+    if what in ("KEYSPACES", "VITESS_KEYSPACES"):
+        return _text_result("Database", _like(sorted(serving.keyspace_names()), sql))
+    if what == "VITESS_SHARDS":
+        names = [f"{ks}/{shard.name}" for ks in sorted(serving.keyspace_names())
+                 for shard in serving.shards(ks, "primary")]
+        return _text_result("Shards", _like(names, sql))
+    if what == "VITESS_TABLETS":
+        return _tablets_result(executor)
+    if what in _TABLE_SHOWS:
+        keyspace = _show_keyspace(executor, session, sql)
+        return await run_on_keyspace(executor, session, keyspace, sql)
+    return await run_on_any_shard(executor, session, sql)
+
+
+def _tablets_result(executor: Executor) -> Result:
+    columns = ["Cell", "Keyspace", "Shard", "TabletType", "State", "Alias", "Hostname", "PrimaryTermStartTime"]
+    rows = []
+    for view in executor.serving.tablets():
+        tablet = view.tablet
+        state = "SERVING" if view.serving else "NOT_SERVING"
+        term = view.primary_term_start_time
+        rows.append(tuple(str(v).encode() for v in (
+            tablet.alias.cell, tablet.keyspace, tablet.shard, tablet.type.value.upper(), state,
+            str(tablet.alias), tablet.hostname, "" if term is None else _iso(term))))
+    rows.sort()
+    return Result(fields=[Field(c, FieldType.VAR_STRING) for c in columns], rows=rows)
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _show_keyspace(executor: Executor, session: Session, sql: str) -> str:
+    """The keyspace a table-describing SHOW is about: ``FROM ks``, ``ks.table``, or the table's keyspace."""
+    vschema = executor.serving.vschema
+    match = _FROM_DB.search(sql)
+    table = ""
+    if match:
+        first, second = _unquote(match.group(1)), match.group(2)
+        words = leading_words(sql, 3)
+        if second:  # FROM ks.table
+            return first
+        if words[1:2] in (["TABLES"], ["FULL"]) or words[1:3] == ["TABLE", "STATUS"] or words[1:2] == ["TRIGGERS"]:
+            return first  # SHOW TABLES FROM ks
+        # SHOW COLUMNS FROM table [FROM ks]
+        later = _FROM_DB.search(sql, match.end())
+        if later:
+            return _unquote(later.group(1))
+        table = first
+    else:
+        target = _SHOW_TABLE_TARGET.search(sql)
+        if target:
+            if target.group(2):
+                return _unquote(target.group(1))
+            table = _unquote(target.group(1))
+    if table:
+        try:
+            return vschema.find_table(table, session.target.keyspace or None).keyspace
+        except NotFound:
+            pass
+    if session.target.keyspace:
+        return session.target.keyspace
+    raise MySQLError(1046, "3D000", "No database selected")
+
+
+async def run_on_keyspace(executor: Executor, session: Session, keyspace: str, sql: str) -> Result:
+    """Runs a statement on the first serving shard of a keyspace (the session's shard target if it has one)."""
+    executor.serving.vschema.find_keyspace(keyspace)
+    tablet_type = session.target.tablet_type
+    shards = executor.serving.shards(keyspace, tablet_type)
+    if session.target.shard and keyspace == session.target.keyspace:
+        shards = [s for s in shards if s.name == session.target.shard] or shards
+    if not shards:
+        raise NotFound(f"no serving shard for keyspace '{keyspace}'", code=1105)
+    on_keyspace = dataclasses.replace(session, target=Target(keyspace, tablet_type, session.target.shard))
+    (result,) = await executor.scatter.execute(on_keyspace, [(shards[0], sql)])
+    return result
+
+
+async def run_on_any_shard(executor: Executor, session: Session, sql: str) -> Result:
+    """Runs a statement whose answer does not depend on the shard (variables, collations, EXPLAIN...)."""
+    keyspace = session.target.keyspace
+    if not keyspace or keyspace.lower() == "information_schema":
+        names = sorted(executor.serving.keyspace_names())
+        if not names:
+            raise NotFound("no keyspace is serving", code=1105)
+        keyspace = names[0]
+    return await run_on_keyspace(executor, session, keyspace, sql)
+
+
+def information_schema_keyspace(executor: Executor, session: Session, sql: str) -> str:
+    """The keyspace an information_schema query is about: its ``table_schema = 'ks'`` filter, or the session's."""
+    match = _TABLE_SCHEMA_FILTER.search(sql)
+    if match and match.group(1) in executor.serving.keyspace_names():
+        return match.group(1)
+    return session.target.keyspace
+
+
+def ddl_keyspace(sql: str) -> str:
+    """The keyspace a DDL statement names by qualifying its table (``CREATE TABLE ks.t``), or ''."""
+    match = _DDL_TARGET.search(sql)
+    return _unquote(match.group(1)) if match else ""

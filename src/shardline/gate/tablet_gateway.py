@@ -1,0 +1,85 @@
+"""Picks the tablet that serves a shard for a tablet type and lends connections from its pool. Writes only ever
+go to the shard's serving primary; replica reads go to healthy replicas under the lag limit."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import TYPE_CHECKING
+
+from shardline.errors import Unavailable
+from shardline.gate.pool import TabletPool
+from shardline.mysqlctl.users import APP, Credentials
+
+if TYPE_CHECKING:
+    from shardline.gate.engine.vcursor import ShardTarget
+    from shardline.gate.healthcheck import TabletView
+    from shardline.gate.pool import PooledConnection
+    from shardline.gate.srvtopo import ServingGraph
+
+
+class TabletGateway:
+    """Tablet choice plus one connection pool per tablet address."""
+
+    def __init__(self, *, pool_size: int = 16, max_replica_lag: float = 30.0,
+                 credentials: Credentials = APP) -> None:
+        self.pool_size = pool_size
+        self.max_replica_lag = max_replica_lag
+        self.credentials = credentials
+        self.serving: ServingGraph | None = None
+        self._pools: dict[tuple[str, str, int], TabletPool] = {}
+        self._index: dict[tuple[str, str, str], list[TabletView]] | None = None
+        self._round_robin = itertools.count()
+
+    def attach(self, serving: ServingGraph) -> None:
+        self.serving = serving
+
+    def tablets_changed(self) -> None:
+        """Health or topo changed: rebuild the shard index on next use."""
+        self._index = None
+
+    async def connection(self, target: ShardTarget, tablet_type: str, settings_key: str = "",
+                         settings_sql: str = "") -> PooledConnection:
+        """A connection to the tablet that serves ``target`` for ``tablet_type``."""
+        view = self.pick(target, tablet_type)
+        tablet = view.tablet
+        key = (str(tablet.alias), tablet.mysql_host, tablet.mysql_port)
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = TabletPool(tablet.mysql_host, tablet.mysql_port, tablet.db_name, self.credentials,
+                              size=self.pool_size)
+            self._pools[key] = pool
+        return await pool.get(settings_key, settings_sql)
+
+    def pick(self, target: ShardTarget, tablet_type: str) -> TabletView:
+        """The tablet to use; Unavailable (retryable) when the shard has none for that type right now."""
+        candidates = self._shard_index().get((target.keyspace, target.name, tablet_type), [])
+        if tablet_type == "primary":
+            if candidates:
+                return max(candidates, key=lambda v: v.primary_term_start_time or 0.0)
+        else:
+            healthy = [v for v in candidates
+                       if v.lag_seconds is not None and v.lag_seconds <= self.max_replica_lag]
+            if healthy:
+                return healthy[next(self._round_robin) % len(healthy)]
+        raise Unavailable(f"target: {target.keyspace}.{target.name}.{tablet_type}: no healthy tablet available",
+                          code=1105)
+
+    def _shard_index(self) -> dict[tuple[str, str, str], list[TabletView]]:
+        if self._index is None:
+            assert self.serving is not None
+            index: dict[tuple[str, str, str], list[TabletView]] = {}
+            live: set[tuple[str, str, int]] = set()
+            for view in self.serving.tablets():
+                tablet = view.tablet
+                live.add((str(tablet.alias), tablet.mysql_host, tablet.mysql_port))
+                if view.serving:
+                    index.setdefault((tablet.keyspace, tablet.shard, view.tablet_type), []).append(view)
+            for key in [k for k in self._pools if k not in live]:
+                asyncio.get_running_loop().create_task(self._pools.pop(key).close())
+            self._index = index
+        return self._index
+
+    async def close(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        await asyncio.gather(*(p.close() for p in pools), return_exceptions=True)
