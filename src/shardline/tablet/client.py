@@ -40,12 +40,13 @@ class TabletManagerClient:
             await self._session.close()
             self._session = None
 
-    async def call(self, tablet: Tablet, method: str, timeout: float | None = None, **args: Any) -> Any:
-        """Calls ``POST /rpc/<method>`` on the tablet; returns its result or raises its error."""
+    async def call(self, tablet: Tablet, method: str, *, rpc_timeout: float | None = None, **args: Any) -> Any:
+        """Calls ``POST /rpc/<method>`` with ``args`` on the tablet; returns its result or raises its error.
+        ``rpc_timeout`` bounds the HTTP call (default: the client's timeout)."""
         if self._session is None:
             self._session = aiohttp.ClientSession()
         url = tablet_url(tablet, f"/rpc/{method}")
-        return await post_json(self._session, url, args, self.timeout if timeout is None else timeout)
+        return await post_json(self._session, url, args, self.timeout if rpc_timeout is None else rpc_timeout)
 
     async def set_read_only(self, tablet: Tablet) -> None:
         await self.call(tablet, "SetReadOnly")
@@ -74,7 +75,9 @@ class TabletManagerClient:
 
     async def wait_for_position(self, tablet: Tablet, position: str, timeout: float) -> None:
         """Returns once the tablet has applied ``position``; DeadlineExceeded after ``timeout`` seconds."""
-        await self.call(tablet, "WaitForPosition", timeout + _WAIT_MARGIN, position=position, timeout=timeout)
+        await self.call(
+            tablet, "WaitForPosition", rpc_timeout=timeout + _WAIT_MARGIN, position=position, timeout=timeout
+        )
 
     async def execute_fetch_as_dba(
         self, tablet: Tablet, query: str, db_name: str = "", max_rows: int = 10000
