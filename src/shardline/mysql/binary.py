@@ -34,8 +34,16 @@ _INT_FORMATS: dict[int, tuple[struct.Struct, struct.Struct]] = {
     FieldType.LONGLONG: (struct.Struct("<q"), struct.Struct("<Q")),
 }
 _INF = float("inf")
+_LONGLONG = struct.Struct("<q")
 _FLOAT = struct.Struct("<f")
 _DOUBLE = struct.Struct("<d")
+# Parameter types (with the unsigned bit, 0x8000) whose values have a fixed size.
+_FIXED_PARAMS: dict[int, struct.Struct] = {
+    **{t: signed for t, (signed, _) in _INT_FORMATS.items()},
+    **{t | _UNSIGNED_PARAM << 8: unsigned for t, (_, unsigned) in _INT_FORMATS.items()},
+    FieldType.FLOAT: _FLOAT,
+    FieldType.DOUBLE: _DOUBLE,
+}
 _DATE = struct.Struct("<HBB")
 _DATETIME = struct.Struct("<HBBBBB")
 _DATETIME_MICRO = struct.Struct("<HBBBBBI")
@@ -117,24 +125,20 @@ def build_execute(statement_id: int, params: Sequence[Any]) -> bytes:
     if not params:
         return head
     null_bitmap = bytearray((len(params) + 7) // 8)
-    types = bytearray()
+    types = []
     values = []
     for i, value in enumerate(params):
         if value is None:
             null_bitmap[i >> 3] |= 1 << (i & 7)
-            types += struct.pack("<H", FieldType.NULL)
-            continue
-        param_type, encoded = encode_param(value)
-        types += struct.pack("<H", param_type)
-        values.append(encoded)
-    return head + bytes(null_bitmap) + b"\x01" + bytes(types) + b"".join(values)
-
-
-def execute_statement_id(body: bytes) -> int:
-    """The statement id of a COM_STMT_EXECUTE (``body`` starts after the command byte)."""
-    if len(body) < 9:
-        raise MalformedPacket("malformed packet: COM_STMT_EXECUTE too short")
-    return struct.unpack_from("<I", body)[0]
+            types.append(FieldType.NULL)
+        elif type(value) is int and -(1 << 63) <= value < (1 << 63):
+            types.append(FieldType.LONGLONG)
+            values.append(_LONGLONG.pack(value))
+        else:
+            param_type, encoded = encode_param(value)
+            types.append(param_type)
+            values.append(encoded)
+    return b"".join((head, null_bitmap, b"\x01", struct.pack(f"<{len(types)}H", *types), *values))
 
 
 def parse_execute(
@@ -145,24 +149,40 @@ def parse_execute(
     ``bound_types`` are the types of the previous execution, used when the client does not send them again.
     Returns the values and the types now bound. Values sent with COM_STMT_SEND_LONG_DATA come from ``long_data``.
     """
-    r = Reader(body, 9)  # statement id, flags, iteration count
+    if len(body) < 9:
+        raise MalformedPacket("malformed packet: COM_STMT_EXECUTE too short")
     if param_count == 0:
         return [], bound_types
-    null_bitmap = r.fixed((param_count + 7) // 8)
-    if r.int1():
-        types = [r.int2() for _ in range(param_count)]
-    elif bound_types is None:
-        raise MalformedPacket("malformed packet: COM_STMT_EXECUTE without parameter types")
-    else:
-        types = bound_types
-    params: list[Any] = []
-    for i, param_type in enumerate(types):
-        if null_bitmap[i >> 3] & (1 << (i & 7)):
-            params.append(None)
-        elif long_data is not None and i in long_data:
-            params.append(_param_from_bytes(param_type & 0xFF, long_data[i]))
+    pos = 9 + (param_count + 7) // 8  # after statement id, flags, iteration count, null bitmap
+    if len(body) <= pos:
+        raise MalformedPacket("malformed packet: COM_STMT_EXECUTE without its parameters")
+    null_bitmap = body[9:pos]
+    try:
+        if body[pos]:
+            types = list(struct.unpack_from(f"<{param_count}H", body, pos + 1))
+            pos += 1 + 2 * param_count
+        elif bound_types is None:
+            raise MalformedPacket("malformed packet: COM_STMT_EXECUTE without parameter types")
         else:
-            params.append(_decode_param(r, param_type))
+            types = bound_types
+            pos += 1
+        params: list[Any] = []
+        for i, param_type in enumerate(types):
+            if null_bitmap[i >> 3] & (1 << (i & 7)):
+                params.append(None)
+                continue
+            fixed = _FIXED_PARAMS.get(param_type)
+            if long_data and i in long_data:
+                params.append(_param_from_bytes(param_type & 0xFF, long_data[i]))
+            elif fixed is not None:
+                params.append(fixed.unpack_from(body, pos)[0])
+                pos += fixed.size
+            else:
+                r = Reader(body, pos)
+                params.append(_decode_param(r, param_type))
+                pos = r.pos
+    except struct.error as exc:
+        raise MalformedPacket(f"malformed packet: COM_STMT_EXECUTE parameters: {exc}") from None
     return params, types
 
 

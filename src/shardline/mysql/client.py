@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -175,8 +175,9 @@ class Connection:
             )
 
     async def _request(self, payload: bytes, prepare: bool = False) -> bytes:
-        self._check_usable()
         protocol = self._protocol
+        if protocol.lost is not None or self._busy:
+            self._check_usable()
         self._busy = True
         protocol.scanner.start(prepare)
         waiter = protocol.waiter = self._loop.create_future()
@@ -191,12 +192,15 @@ class Connection:
             self.status = protocol.scanner.status
             self._busy = False
 
-    async def query_raw(self, sql: str | bytes) -> bytes:
+    def query_raw(self, sql: str | bytes) -> Coroutine[Any, Any, bytes]:
         """Runs COM_QUERY; returns the complete framed response as received (all results of a multi-result).
 
-        An ERR response raises MySQLError.
+        An ERR response raises MySQLError. A str is sent as UTF-8, surrogate escapes as the bytes they stand for.
+        (A plain method returning the coroutine: one coroutine frame less on the relay's hot path.)
         """
-        return await self._request(b"\x03" + (sql.encode() if isinstance(sql, str) else sql))
+        return self._request(
+            b"\x03" + (sql.encode("utf-8", "surrogateescape") if isinstance(sql, str) else sql)
+        )
 
     async def query(self, sql: str | bytes) -> Result:
         """Runs COM_QUERY and decodes the (first) result; later results of a multi-statement are checked only."""
@@ -205,7 +209,8 @@ class Connection:
 
     async def prepare(self, sql: str | bytes) -> PreparedStatement:
         """COM_STMT_PREPARE: the statement's id, parameter count and definitions, and result columns."""
-        raw = await self._request(b"\x16" + (sql.encode() if isinstance(sql, str) else sql), prepare=True)
+        body = sql.encode("utf-8", "surrogateescape") if isinstance(sql, str) else sql
+        raw = await self._request(b"\x16" + body, prepare=True)
         payloads = split_packets(raw)
         statement_id, column_count, param_count, _ = parse_prepare_ok(payloads[0])
         params = [parse_column(p) for p in payloads[1 : 1 + param_count]]
@@ -213,14 +218,16 @@ class Connection:
         fields = [parse_column(p) for p in payloads[first_column : first_column + column_count]]
         return PreparedStatement(statement_id, param_count, params, fields)
 
-    async def execute_raw(self, statement: PreparedStatement, params: Sequence[Any] = ()) -> bytes:
+    def execute_raw(
+        self, statement: PreparedStatement, params: Sequence[Any] = ()
+    ) -> Coroutine[Any, Any, bytes]:
         """COM_STMT_EXECUTE; returns the complete framed response (binary rows) as received."""
         if len(params) != statement.param_count:
             raise InvalidArgument(
                 f"statement {statement.id} takes {statement.param_count} parameters, {len(params)} given",
                 code=1210,
             )
-        return await self._request(build_execute(statement.id, params))
+        return self._request(build_execute(statement.id, params))
 
     async def execute(self, statement: PreparedStatement, params: Sequence[Any] = ()) -> Result:
         """COM_STMT_EXECUTE; decodes the (first) result, rows converted to their text-protocol values."""

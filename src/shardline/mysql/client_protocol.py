@@ -116,6 +116,8 @@ def _ok_status(buf: bytes, pos: int) -> int:
     return r.int2()
 
 
+_MORE_RESULTS = int(ServerStatus.MORE_RESULTS_EXISTS)
+
 # Scanner states.
 _FIRST, _COLUMNS, _COLUMNS_EOF, _ROWS, _PREPARE_OK, _PREPARE_DEFS, _DONE = range(7)
 
@@ -155,51 +157,42 @@ class ResponseScanner:
         """Scans complete packets from ``pos``; returns the position after the last packet consumed."""
         end = len(buf)
         state = self.state
+        max_payload = self.max_payload
         while state != _DONE and end - pos >= 4:
             n = buf[pos] | buf[pos + 1] << 8 | buf[pos + 2] << 16
-            if n > self.max_payload:
+            if n > max_payload:
                 raise PacketTooLarge(f"Got a packet bigger than 'max_allowed_packet' bytes ({n})")
-            if end - pos - 4 < n:
-                break
             start = pos + 4
+            if end - start < n:
+                break
             pos = start + n
-            if self._continuation or n == MAX_PAYLOAD_CHUNK:
-                # A payload of 16 MiB or more: only its first packet has a header byte to interpret.
-                was_continuation = self._continuation
-                self._packet_total += n
-                if self._packet_total > self.max_payload:
-                    raise PacketTooLarge(
-                        f"Got a packet bigger than 'max_allowed_packet' bytes ({self._packet_total})"
-                    )
-                self._continuation = n == MAX_PAYLOAD_CHUNK
-                if not self._continuation:
-                    self._packet_total = 0
-                if was_continuation:
+            if n == MAX_PAYLOAD_CHUNK or self._continuation:
+                if self._split_packet(n):
                     continue
             first = buf[start] if n else -1
             if state == _ROWS:
                 if first == EOF_HEADER and n < 9:
-                    self.status = buf[start + 3] | buf[start + 4] << 8
-                    state = _FIRST if self.status & ServerStatus.MORE_RESULTS_EXISTS else _DONE
+                    self.status = status = buf[start + 3] | buf[start + 4] << 8
+                    state = _FIRST if status & _MORE_RESULTS else _DONE
                 elif first == ERR_HEADER:
                     self.error = parse_error(bytes(buf[start:pos]))
                     state = _DONE
+            elif state == _COLUMNS:
+                self._remaining -= 1
+                if self._remaining == 0:
+                    state = _COLUMNS_EOF
             elif state == _FIRST:
                 if first == OK_HEADER:
-                    self.status = _ok_status(buf, start)
-                    state = _FIRST if self.status & ServerStatus.MORE_RESULTS_EXISTS else _DONE
+                    self.status = status = _ok_status(buf, start)
+                    state = _FIRST if status & _MORE_RESULTS else _DONE
                 elif first == ERR_HEADER:
                     self.error = parse_error(bytes(buf[start:pos]))
                     state = _DONE
                 elif first == 0xFB or first < 0:
                     raise MalformedPacket("malformed packet: unexpected LOCAL INFILE request or empty packet")
                 else:
-                    self._remaining = Reader(buf, start).lenenc_int()
+                    self._remaining = first if first < 0xFB else Reader(buf, start).lenenc_int()
                     state = _COLUMNS
-            elif state == _COLUMNS:
-                self._remaining -= 1
-                if self._remaining == 0:
-                    state = _COLUMNS_EOF
             elif state == _COLUMNS_EOF:
                 if not (first == EOF_HEADER and n < 9):
                     raise MalformedPacket("malformed packet: no EOF after the column definitions")
@@ -208,6 +201,19 @@ class ResponseScanner:
                 state = self._scan_prepare(buf, start, n, first, state)
         self.state = state
         return pos
+
+    def _split_packet(self, n: int) -> bool:
+        """Tracks a payload of 16 MiB or more; True for its continuation packets, which carry no header byte."""
+        continuation = self._continuation
+        self._packet_total += n
+        if self._packet_total > self.max_payload:
+            raise PacketTooLarge(
+                f"Got a packet bigger than 'max_allowed_packet' bytes ({self._packet_total})"
+            )
+        self._continuation = n == MAX_PAYLOAD_CHUNK
+        if not self._continuation:
+            self._packet_total = 0
+        return continuation
 
     def _scan_prepare(self, buf: bytes | bytearray, start: int, n: int, first: int, state: int) -> int:
         """COM_STMT_PREPARE response: PREPARE_OK, then params + EOF if any, then columns + EOF if any."""

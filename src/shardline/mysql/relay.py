@@ -32,7 +32,7 @@ class RelayHandler(Handler):
     async def on_query(self, conn: ServerConnection, sql: str) -> None:
         backend = self.backend
         try:
-            conn.send_raw(await backend.query_raw(sql.encode("utf-8", "surrogateescape")))
+            conn.send_raw(await backend.query_raw(sql))
         finally:
             conn.status = backend.status
 

@@ -38,6 +38,20 @@ log = logging.getLogger(__name__)
 DEFAULT_SERVER_VERSION = "10.11.19-MariaDB-shardline"
 _MAX_QUEUED_COMMANDS = 64  # pipelined commands buffered before reading from the client pauses
 
+# Command bytes as plain ints: comparing with IntEnum members costs an attribute lookup on the hot path.
+_QUERY = int(Command.QUERY)
+_STMT_EXECUTE = int(Command.STMT_EXECUTE)
+_STMT_PREPARE = int(Command.STMT_PREPARE)
+_PING = int(Command.PING)
+_QUIT = int(Command.QUIT)
+_INIT_DB = int(Command.INIT_DB)
+_FIELD_LIST = int(Command.FIELD_LIST)
+_STMT_CLOSE = int(Command.STMT_CLOSE)
+_STMT_SEND_LONG_DATA = int(Command.STMT_SEND_LONG_DATA)
+_STMT_RESET = int(Command.STMT_RESET)
+_RESET_CONNECTION = int(Command.RESET_CONNECTION)
+_STATISTICS = int(Command.STATISTICS)
+
 
 class Handler(ABC):
     """What a server does with one client connection's commands; one instance per connection."""
@@ -96,6 +110,7 @@ class ServerConnection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self._commands: deque[CommandPacket | Authenticated] = deque()
         self._worker: asyncio.Task[None] | None = None
+        self._wakeup: asyncio.Future[None] | None = None  # set while the worker waits for a command
         self._answered = False
         self._reading_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
@@ -202,6 +217,7 @@ class ServerConnection(asyncio.Protocol):
         )
         server.connections[self.connection_id] = self
         self._handshake_timer = asyncio.get_running_loop().call_later(server.connect_timeout, transport.abort)
+        self._worker = server.spawn(self._serve())
         transport.write(self.protocol.greeting())
 
     def data_received(self, data: bytes) -> None:
@@ -222,8 +238,10 @@ class ServerConnection(asyncio.Protocol):
                 self.transport.write(event.data)
                 self.transport.close()
                 return
-        if self._commands and self._worker is None:
-            self._worker = self.server.spawn(self._run())
+        wakeup = self._wakeup
+        if wakeup is not None and self._commands:
+            self._wakeup = None
+            wakeup.set_result(None)
         if len(self._commands) > _MAX_QUEUED_COMMANDS and not self._reading_paused:
             self._reading_paused = True
             self.transport.pause_reading()
@@ -260,24 +278,27 @@ class ServerConnection(asyncio.Protocol):
             except Exception:
                 log.exception("on_close of connection %d failed", self.connection_id)
 
-    async def _run(self) -> None:
+    async def _serve(self) -> None:
+        """The connection's worker: runs queued commands one at a time, in order, until cancelled."""
         commands = self._commands
-        try:
-            while commands:
-                event = commands.popleft()
-                if type(event) is CommandPacket:
-                    await self._dispatch(event)
-                else:
-                    assert isinstance(event, Authenticated)
-                    await self._connect(event)
-                if self._drain_waiter is not None:
-                    await self._drain_waiter
-                if self._reading_paused and len(commands) <= _MAX_QUEUED_COMMANDS // 2 and not self._closed:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not commands:
+                if self._reading_paused and not self._closed:
                     self._reading_paused = False
                     assert self.transport is not None
                     self.transport.resume_reading()
-        finally:
-            self._worker = None
+                self._wakeup = wakeup = loop.create_future()
+                await wakeup
+                continue
+            event = commands.popleft()
+            if type(event) is CommandPacket:
+                await self._dispatch(event)
+            else:
+                assert isinstance(event, Authenticated)
+                await self._connect(event)
+            if self._drain_waiter is not None:
+                await self._drain_waiter
 
     async def _connect(self, event: Authenticated) -> None:
         assert self.protocol is not None and self.transport is not None
@@ -310,44 +331,44 @@ class ServerConnection(asyncio.Protocol):
         kind = command.kind
         body = command.body
         try:
-            if kind == Command.QUERY:
+            if kind == _QUERY:
                 self.server.questions += 1
                 await handler.on_query(self, body.decode("utf-8", "surrogateescape"))
-            elif kind == Command.STMT_EXECUTE:
+            elif kind == _STMT_EXECUTE:
                 self.server.questions += 1
                 statement, params = protocol.execute(body)
                 await handler.on_execute(self, statement, params)
-            elif kind == Command.STMT_PREPARE:
+            elif kind == _STMT_PREPARE:
                 sql = body.decode("utf-8", "surrogateescape")
                 param_count, fields = await handler.on_prepare(self, sql)
                 self._write(protocol.prepare(sql, param_count, list(fields))[1])
-            elif kind == Command.PING:
+            elif kind == _PING:
                 pass
-            elif kind == Command.QUIT:
+            elif kind == _QUIT:
                 self._answered = True
                 self.close()
-            elif kind == Command.INIT_DB:
+            elif kind == _INIT_DB:
                 await handler.on_init_db(self, body.decode("utf-8", "surrogateescape"))
-            elif kind == Command.FIELD_LIST:
+            elif kind == _FIELD_LIST:
                 table, _, wildcard = body.partition(b"\0")
                 await handler.on_field_list(
                     self, table.decode(errors="replace"), wildcard.decode(errors="replace")
                 )
-            elif kind == Command.STMT_CLOSE:
+            elif kind == _STMT_CLOSE:
                 self._answered = True  # COM_STMT_CLOSE has no response
                 statement = protocol.close_statement(body)
                 if statement is not None:
                     await handler.on_close_statement(self, statement)
-            elif kind == Command.STMT_SEND_LONG_DATA:
+            elif kind == _STMT_SEND_LONG_DATA:
                 self._answered = True  # no response; a bad statement id surfaces at execution
                 if int.from_bytes(body[:4], "little") in protocol.statements:
                     protocol.send_long_data(body)
-            elif kind == Command.STMT_RESET:
+            elif kind == _STMT_RESET:
                 protocol.statement(body, "mysqld_stmt_reset").long_data.clear()
-            elif kind == Command.RESET_CONNECTION:
+            elif kind == _RESET_CONNECTION:
                 protocol.reset()
                 await handler.on_reset_connection(self)
-            elif kind == Command.STATISTICS:
+            elif kind == _STATISTICS:
                 self._write(protocol.build_string(self.server.statistics()))
             else:
                 raise ShardlineError("Unknown command", code=1047, sqlstate="08S01")

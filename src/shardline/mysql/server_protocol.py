@@ -19,7 +19,6 @@ from shardline.mysql.binary import (
     PARAM_FIELD,
     build_binary_row,
     build_prepare_ok,
-    execute_statement_id,
     parse_execute,
 )
 from shardline.mysql.constants import (
@@ -324,12 +323,12 @@ class ServerProtocol:
 
     def execute(self, body: bytes) -> tuple[ServerStatement, list[Any]]:
         """Decodes COM_STMT_EXECUTE: the statement and its parameter values (long data included)."""
-        execute_statement_id(body)
         statement = self.statement(body, "mysqld_stmt_execute")
         params, statement.bound_types = parse_execute(
             body, statement.param_count, statement.bound_types, statement.long_data
         )
-        statement.long_data = {}
+        if statement.long_data:
+            statement.long_data = {}
         return statement, params
 
     def send_long_data(self, body: bytes) -> None:
