@@ -8,6 +8,8 @@ touched rows first so that the engine can keep the lookup rows in step.
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 
 from shardline.errors import Unsupported
@@ -23,22 +25,29 @@ from shardline.gate.planner.routes import TableSource, candidate_for
 from shardline.vindexes.base import LookupVindex
 from shardline.vindexes.vschema import ColumnVindex, Table
 
+_LEADING_REPLACE = re.compile(
+    r"^((?:\s+|/\*.*?\*/|#[^\n]*\n|--\s[^\n]*\n)*)replace\b", re.IGNORECASE | re.DOTALL
+)
+
 
 def plan_dml(statement: exp.Expression, ctx: PlanContext) -> Primitive:
-    """The primitive of an INSERT, REPLACE (sqlglot's ``Command``), UPDATE or DELETE statement."""
+    """The primitive of a parsed INSERT, UPDATE or DELETE statement."""
     if isinstance(statement, exp.Insert):
         return plan_insert(statement, ctx)
-    if isinstance(statement, exp.Command) and str(statement.this).upper() == "REPLACE":
-        body = statement.expression.name if statement.expression is not None else ""
-        insert = parse("INSERT " + body)
-        if not isinstance(insert, exp.Insert):
-            raise Unsupported("this REPLACE statement is not supported")
-        return plan_insert(insert, ctx, replace=True)
     if isinstance(statement, exp.Update):
         return _plan_update_or_delete(statement, ctx, "Update")
     if isinstance(statement, exp.Delete):
         return _plan_update_or_delete(statement, ctx, "Delete")
     raise Unsupported(f"not a DML statement: {generate(statement)[:80]}")
+
+
+def plan_replace(ctx: PlanContext) -> Primitive:
+    """The primitive of a REPLACE statement (``ctx.sql``), which sqlglot cannot parse: planned as the INSERT
+    it resembles."""
+    insert = parse(_LEADING_REPLACE.sub(r"\1INSERT", ctx.sql, count=1))
+    if not isinstance(insert, exp.Insert):
+        raise Unsupported("this REPLACE statement is not supported")
+    return plan_insert(insert, ctx, replace=True)
 
 
 def _plan_update_or_delete(stmt: exp.Update | exp.Delete, ctx: PlanContext, operator: str) -> DML:
