@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from shardline.vindexes.base import CommitOrder
+
 if TYPE_CHECKING:
     from shardline.key import KeyRange
     from shardline.sqltypes import Result
@@ -21,7 +23,10 @@ class ShardTarget:
 
 
 class VCursor(Protocol):
-    """The executor's side of execution, implemented per session by the gate."""
+    """The executor's side of execution, implemented per session by the gate.
+
+    It is also the vindexes' VCursor (:class:`shardline.vindexes.base.VCursor`), so lookup vindexes map with it.
+    """
 
     @property
     def original_sql(self) -> str:
@@ -36,8 +41,20 @@ class VCursor(Protocol):
     async def execute_on_shards(self, queries: list[tuple[ShardTarget, str]]) -> list[Result]:
         """Runs each SQL text on its shard, concurrently, inside the session's transaction if one is open."""
 
-    async def execute(self, sql: str, bind_vars: dict[str, Any], *, autocommit: bool = False) -> Result:
+    async def execute(
+        self,
+        sql: str,
+        bind_vars: dict[str, Any],
+        *,
+        autocommit: bool = False,
+        commit_order: CommitOrder = CommitOrder.NORMAL,
+    ) -> Result:
         """Runs a nested statement through the planner (lookup vindex queries); ``:x`` scalar, ``::x`` list."""
+
+    async def execute_keyspace_id(
+        self, keyspace: str, keyspace_id: bytes, sql: str, bind_vars: dict[str, Any]
+    ) -> Result:
+        """Runs a statement on the shard of ``keyspace`` that holds ``keyspace_id``, in the session's transaction."""
 
     async def next_sequence_ids(self, sequence: Table, count: int) -> int:
         """Reserves ``count`` consecutive values of a sequence table and returns the first."""

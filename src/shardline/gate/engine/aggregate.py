@@ -1,0 +1,233 @@
+"""Aggregate: GROUP BY and aggregate functions at the gate, over rows from several shards.
+
+The output has the input's columns: each group yields one row where group-key columns keep their value,
+aggregate columns hold the aggregate, and every other column keeps the group's first value. Groups come out
+sorted by their key, as MariaDB's GROUP BY sorts. Inputs are either partial results (each shard aggregated
+its rows: counts are summed, AVG is a SUM and a COUNT column) or raw rows (a join's output).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from shardline.gate.engine.base import BindVars, Primitive
+from shardline.gate.engine.evalengine import to_number
+from shardline.gate.engine.ordering import row_key, value_key
+from shardline.sqltypes import (
+    BINARY_CHARSET,
+    DECIMAL_TYPES,
+    FLOAT_TYPES,
+    INTEGER_TYPES,
+    Field,
+    FieldType,
+    Result,
+    Row,
+    from_python,
+)
+
+if TYPE_CHECKING:
+    from shardline.gate.engine.vcursor import VCursor
+
+DIV_PRECISION_INCREMENT = 4  # MySQL's default: AVG adds 4 decimal digits
+_MAX_DECIMALS = 30
+_NOT_NULL_FLAG = 1
+_BINARY_FLAG = 128
+_NUM_FLAG = 32768
+
+
+class AggregateOp(StrEnum):
+    """How one column combines the rows of a group."""
+
+    COUNT_STAR = "count_star"  # raw rows: number of rows
+    COUNT = "count"  # raw rows: number of non-NULL values
+    SUM_COUNT = "sum_count"  # partial counts: their sum, 0 when there are none
+    SUM = "sum"
+    MIN = "min"
+    MAX = "max"
+    AVG = "avg"  # raw rows: average of the non-NULL values
+    AVG_PARTIAL = "avg_partial"  # partial SUM in the column, partial COUNT in ``extra``
+    COUNT_DISTINCT = "count_distinct"
+    SUM_DISTINCT = "sum_distinct"
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateColumn:
+    """``op`` over ``column``; ``extra`` is the weight-string column (MIN/MAX/DISTINCT of text) or, for
+    AVG_PARTIAL, the partial-count column."""
+
+    op: AggregateOp
+    column: int
+    extra: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.op.value}({self.column}" + (f"|{self.extra})" if self.extra is not None else ")")
+
+
+_COUNTS = frozenset(
+    {AggregateOp.COUNT_STAR, AggregateOp.COUNT, AggregateOp.SUM_COUNT, AggregateOp.COUNT_DISTINCT}
+)
+
+
+class Aggregate(Primitive):
+    """Groups on ``group_keys`` ((column, weight column) pairs; none: one group, always one output row)."""
+
+    def __init__(
+        self,
+        input: Primitive,
+        group_keys: tuple[tuple[int, int | None], ...],
+        aggregates: tuple[AggregateColumn, ...],
+    ) -> None:
+        self.input = input
+        self.group_keys = group_keys
+        self.aggregates = aggregates
+
+    def inputs(self) -> list[Primitive]:
+        return [self.input]
+
+    async def execute(self, vcursor: VCursor, bind_vars: BindVars) -> Result:
+        result = await self.input.execute(vcursor, bind_vars)
+        fields = result.fields
+        groups: dict[tuple, list[Row]] = {}
+        key_of = row_key(fields, self.group_keys)
+        for row in result.rows:
+            groups.setdefault(key_of(row), []).append(row)
+        if not groups and not self.group_keys:
+            groups[()] = []
+        ordered = sorted(groups) if self.group_keys else list(groups)
+        rows = [self._aggregate(fields, groups[key]) for key in ordered]
+        return Result(fields=self._output_fields(fields), rows=rows)
+
+    def _aggregate(self, fields: list[Field], rows: list[Row]) -> Row:
+        out: list[bytes | None] = list(rows[0]) if rows else [None] * len(fields)
+        for agg in self.aggregates:
+            out[agg.column] = _compute(agg, fields, rows)
+        return tuple(out)
+
+    def _output_fields(self, fields: list[Field]) -> list[Field]:
+        out = list(fields)
+        for agg in self.aggregates:
+            out[agg.column] = _output_field(agg, fields)
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "OperatorType": "Aggregate",
+            "Variant": "Ordered" if self.group_keys else "Scalar",
+            "Aggregates": ", ".join(map(str, self.aggregates)),
+        }
+        if self.group_keys:
+            out["GroupBy"] = ", ".join(f"({c}|{w})" if w is not None else str(c) for c, w in self.group_keys)
+        return out
+
+
+def _compute(agg: AggregateColumn, fields: list[Field], rows: list[Row]) -> bytes | None:
+    op, column = agg.op, agg.column
+    field_type = fields[column].type
+    if op == AggregateOp.COUNT_STAR:
+        return str(len(rows)).encode()
+    values = [row[column] for row in rows if row[column] is not None]
+    if op == AggregateOp.COUNT:
+        return str(len(values)).encode()
+    if op == AggregateOp.SUM_COUNT:
+        return str(sum(int(v) for v in values)).encode()
+    if op in (AggregateOp.COUNT_DISTINCT, AggregateOp.SUM_DISTINCT):
+        distinct = {}
+        key = value_key(fields, column, agg.extra)
+        for row in rows:
+            if row[column] is not None:
+                distinct.setdefault(key(row), row[column])
+        if op == AggregateOp.COUNT_DISTINCT:
+            return str(len(distinct)).encode()
+        values = list(distinct.values())
+    if op in (AggregateOp.MIN, AggregateOp.MAX):
+        candidates = [row for row in rows if row[column] is not None]
+        if not candidates:
+            return None
+        key = value_key(fields, column, agg.extra)
+        chosen = min(candidates, key=key) if op == AggregateOp.MIN else max(candidates, key=key)
+        return chosen[column]
+    if not values:
+        return None
+    total = sum_values(field_type, values)
+    if op in (AggregateOp.SUM, AggregateOp.SUM_DISTINCT):
+        return format_number(total, field_type)
+    if op == AggregateOp.AVG:
+        count = len(values)
+    else:
+        assert agg.extra is not None
+        count = sum(int(row[agg.extra] or 0) for row in rows if row[column] is not None)
+    return _average(total, count, fields[column])
+
+
+def sum_values(field_type: int, values: list[bytes]) -> Any:
+    """The sum of text-protocol values: exact for integers and decimals, a double otherwise (as MySQL sums
+    floating point and text)."""
+    if field_type in INTEGER_TYPES:
+        return sum(int(v) for v in values)
+    if field_type in DECIMAL_TYPES:
+        return sum((Decimal(v.decode()) for v in values), Decimal(0))
+    return sum(float(to_number(v)) for v in values)
+
+
+def _average(total: Any, count: int, field: Field) -> bytes | None:
+    if count == 0:
+        return None
+    if isinstance(total, float):
+        return format_double(total / count)
+    scale = min(field.decimals + DIV_PRECISION_INCREMENT, _MAX_DECIMALS)
+    quotient = (Decimal(total) / Decimal(count)).quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+    return str(quotient).encode()
+
+
+def format_number(value: Any, field_type: int) -> bytes:
+    """A sum in the text form MySQL prints for it."""
+    if isinstance(value, float):
+        return format_double(value)
+    return from_python(value)  # type: ignore[return-value]
+
+
+def format_double(value: float) -> bytes:
+    """A double as MariaDB prints it: the shortest round-trip digits, ``1e20`` style exponents."""
+    text = repr(value)
+    if text.endswith(".0"):
+        text = text[:-2]
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa.removesuffix('.0')}e{int(exponent)}"
+    return text.encode()
+
+
+def _output_field(agg: AggregateColumn, fields: list[Field]) -> Field:
+    field = fields[agg.column]
+    if agg.op in _COUNTS:
+        return replace(
+            field,
+            type=FieldType.LONGLONG,
+            charset=BINARY_CHARSET,
+            column_length=21,
+            decimals=0,
+            flags=_BINARY_FLAG | _NUM_FLAG | (field.flags & _NOT_NULL_FLAG),
+        )
+    if agg.op in (AggregateOp.AVG, AggregateOp.AVG_PARTIAL):
+        if field.type in FLOAT_TYPES:
+            return replace(field, type=FieldType.DOUBLE, decimals=31, flags=field.flags & ~_NOT_NULL_FLAG)
+        decimals = min(field.decimals + DIV_PRECISION_INCREMENT, _MAX_DECIMALS)
+        return replace(
+            field,
+            type=FieldType.NEWDECIMAL,
+            decimals=decimals,
+            charset=BINARY_CHARSET,
+            flags=(field.flags & ~_NOT_NULL_FLAG) | _BINARY_FLAG | _NUM_FLAG,
+        )
+    if (
+        agg.op == AggregateOp.SUM_DISTINCT
+        and field.type not in FLOAT_TYPES
+        and field.type not in DECIMAL_TYPES
+    ):
+        return replace(
+            field, type=FieldType.NEWDECIMAL, charset=BINARY_CHARSET, flags=_BINARY_FLAG | _NUM_FLAG
+        )
+    return field

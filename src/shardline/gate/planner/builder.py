@@ -1,0 +1,82 @@
+"""build_plan: a normalized statement and the VSchema in, a cached and explainable plan out."""
+
+from __future__ import annotations
+
+import re
+
+from sqlglot import exp
+
+from shardline.errors import MySQLError, Unsupported
+from shardline.gate.engine.route import Route
+from shardline.gate.engine.routing import RouteVariant, Routing
+from shardline.gate.engine.sqltemplate import SQLTemplate
+from shardline.gate.planner.classify import StatementKind, classify
+from shardline.gate.planner.context import PlanContext
+from shardline.gate.planner.parse import parse
+from shardline.gate.planner.plan import Plan
+from shardline.gate.planner.select import plan_query
+from shardline.vindexes.vschema import VSchema
+
+try:
+    from shardline.gate.planner.dml import plan_dml
+except ImportError:  # the DML planner is not there yet: DML is refused below
+    plan_dml = None
+
+_LIST_BIND = re.compile(r"(?<![:\w])::([A-Za-z_]\w*)")
+
+
+def build_plan(
+    normalized_sql: str, vschema: VSchema, *, keyspace: str | None = None, shard: str | None = None
+) -> Plan:
+    """Plans a normalized statement (see :func:`normalize`) for a session whose target is ``keyspace`` (and
+    ``shard`` for ``USE ks:shard``, where every statement goes to that shard as written).
+
+    Raises Unsupported (1235) for what cannot be planned correctly, MySQL's 1064 for a syntax error.
+    """
+    kind = classify(normalized_sql)
+    if shard:
+        if not keyspace:
+            raise Unsupported("a shard target needs a keyspace")
+        route = Route(
+            Routing(RouteVariant.BY_DESTINATION, vschema.find_keyspace(keyspace).name, shard=shard),
+            SQLTemplate(normalized_sql),
+            passthrough=True,
+        )
+        return Plan(kind, normalized_sql, route)
+    if kind != StatementKind.SELECT and not kind.is_dml:
+        raise Unsupported(f"{kind.value} statements are not planned by the query planner")
+    parse_text, list_binds = _list_binds_as_scalars(normalized_sql)
+    try:
+        statement = parse(parse_text)
+    except MySQLError:
+        if keyspace and not vschema.find_keyspace(keyspace).sharded:
+            return _unsharded_passthrough(kind, normalized_sql, keyspace)
+        raise
+    ctx = PlanContext(vschema, keyspace, normalized_sql, frozenset(list_binds))
+    if kind.is_dml:
+        if plan_dml is None:
+            raise Unsupported(f"{kind.value} is not supported yet")
+        root = plan_dml(statement, ctx)
+    else:
+        ctx.name_select = _first_select(statement)
+        root = plan_query(statement, ctx, text=normalized_sql if not list_binds else None)
+    return Plan(kind, normalized_sql, root, tuple(ctx.tables_used))
+
+
+def _list_binds_as_scalars(sql: str) -> tuple[str, set[str]]:
+    """``IN ::name`` (a list bind variable, as nested queries use) becomes ``IN (:name)`` for the parser."""
+    names = set(_LIST_BIND.findall(sql))
+    return (_LIST_BIND.sub(r"(:\1)", sql), names) if names else (sql, names)
+
+
+def _first_select(statement: exp.Expression) -> exp.Select | None:
+    node = statement
+    while isinstance(node, exp.SetOperation | exp.Subquery):
+        node = node.left if isinstance(node, exp.SetOperation) else node.this
+    return node if isinstance(node, exp.Select) else None
+
+
+def _unsharded_passthrough(kind: StatementKind, sql: str, keyspace: str) -> Plan:
+    """A statement sqlglot cannot parse, for an unsharded keyspace: MariaDB gets it as written."""
+    route = Route(Routing(RouteVariant.UNSHARDED, keyspace), SQLTemplate(sql), passthrough=True)
+    return Plan(kind, sql, route, ())

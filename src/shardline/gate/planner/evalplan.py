@@ -1,0 +1,53 @@
+"""Translating a SQL predicate into a gate-side expression (for HAVING evaluated at the gate)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlglot import exp
+
+from shardline.errors import Unsupported
+from shardline.gate.engine.evalengine import Column, Compare, Expr, InList, IsNull, Logical, Not
+from shardline.gate.planner.astutil import generate
+from shardline.gate.planner.values import bind_value
+
+_COMPARISONS = {exp.EQ: "=", exp.NEQ: "!=", exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">=",
+                exp.NullSafeEQ: "<=>"}  # fmt: skip
+
+Resolver = Callable[[exp.Expression], int | None]
+
+
+def to_eval(node: exp.Expression, resolve: Resolver) -> Expr:
+    """The expression over result columns; ``resolve`` maps a sub-expression to its column (or None)."""
+    column = resolve(node)
+    if column is not None:
+        return Column(column)
+    value = bind_value(node)
+    if value is not None:
+        return value
+    if isinstance(node, exp.Paren):
+        return to_eval(node.this, resolve)
+    op = _COMPARISONS.get(type(node))
+    if op is not None:
+        return Compare(op, to_eval(node.this, resolve), to_eval(node.expression, resolve))
+    if isinstance(node, exp.And | exp.Or):
+        name = "AND" if isinstance(node, exp.And) else "OR"
+        return Logical(name, (to_eval(node.this, resolve), to_eval(node.expression, resolve)))
+    if isinstance(node, exp.Not):
+        inner = node.this
+        if isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null):
+            return IsNull(to_eval(inner.this, resolve), negated=True)
+        if isinstance(inner, exp.In) and not inner.args.get("query"):
+            return InList(
+                to_eval(inner.this, resolve), tuple(to_eval(i, resolve) for i in inner.expressions), True
+            )
+        return Not(to_eval(inner, resolve))
+    if isinstance(node, exp.Is) and isinstance(node.expression, exp.Null):
+        return IsNull(to_eval(node.this, resolve))
+    if isinstance(node, exp.In) and not node.args.get("query"):
+        return InList(to_eval(node.this, resolve), tuple(to_eval(i, resolve) for i in node.expressions))
+    if isinstance(node, exp.Between):
+        operand = to_eval(node.this, resolve)
+        return Logical("AND", (Compare(">=", operand, to_eval(node.args["low"], resolve)),
+                               Compare("<=", operand, to_eval(node.args["high"], resolve))))  # fmt: skip
+    raise Unsupported(f"cannot evaluate '{generate(node)[:200]}' at the gate (after combining shard results)")

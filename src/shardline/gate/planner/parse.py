@@ -1,0 +1,28 @@
+"""Parsing a statement into sqlglot's tree (MySQL dialect), with MySQL's syntax error on failure."""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from shardline.errors import MySQLError
+
+ER_PARSE_ERROR = 1064
+
+
+def syntax_error(detail: str) -> MySQLError:
+    """MySQL's error 1064 for a statement that does not parse."""
+    return MySQLError(ER_PARSE_ERROR, "42000", f"You have an error in your SQL syntax: {detail}")
+
+
+def parse(sql: str) -> exp.Expression:
+    """Parses one statement; raises error 1064 if it does not parse or is several statements."""
+    try:
+        statements = sqlglot.parse(sql, read="mysql")
+    except (ParseError, TokenError) as e:
+        raise syntax_error(str(e).splitlines()[0]) from None
+    statements = [s for s in statements if s is not None]
+    if len(statements) != 1:
+        raise syntax_error("expected exactly one statement")
+    return statements[0]

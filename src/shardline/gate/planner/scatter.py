@@ -1,0 +1,278 @@
+"""A SELECT on a route that reaches several shards: what each shard runs, and what the gate does with the
+rows (merge-sort, limit, aggregate, filter, distinct).
+
+- Each shard answers completely (no aggregation, or groups that each live on one shard because the GROUP BY
+  holds a primary vindex column): the query runs as is; ORDER BY is merge-sorted at the gate and LIMIT is
+  pushed down as ``offset + count`` and applied again at the gate.
+- Otherwise aggregation happens in two steps: the shards group and compute partial aggregates (AVG as SUM
+  and COUNT; ``COUNT(DISTINCT x)`` by also grouping on ``x``), the gate combines them; HAVING, DISTINCT,
+  ORDER BY and LIMIT then run at the gate.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from shardline.errors import Unsupported
+from shardline.gate.engine.aggregate import Aggregate, AggregateColumn, AggregateOp
+from shardline.gate.engine.base import Primitive
+from shardline.gate.engine.distinct import Distinct
+from shardline.gate.engine.filter import Filter
+from shardline.gate.engine.limit import Limit
+from shardline.gate.engine.memory_sort import MemorySort
+from shardline.gate.engine.ordering import OrderKey
+from shardline.gate.engine.projection import Projection
+from shardline.gate.planner.astutil import (
+    contains_aggregate,
+    expr_key,
+    generate,
+    has_aggregation,
+    is_aggregate,
+)
+from shardline.gate.planner.columns import SelectColumns
+from shardline.gate.planner.context import PlanContext
+from shardline.gate.planner.evalplan import to_eval
+from shardline.gate.planner.names import column_names
+from shardline.gate.planner.routebuild import make_route
+from shardline.gate.planner.routes import RouteCandidate, column_of
+from shardline.gate.planner.values import bind_value
+
+
+def plan_multi_shard(
+    select: exp.Select, candidate: RouteCandidate, ctx: PlanContext, text: str | None
+) -> Primitive:
+    _check_supported(select)
+    aggregating = has_aggregation(select)
+    distinct = bool(select.args.get("distinct"))
+    if not (aggregating or distinct or select.args.get("order") or select.args.get("limit")):
+        return named(make_route(candidate, select, ctx, text), select, ctx, 0, regenerated=text is None)
+    if not (aggregating or distinct) or _complete_per_shard(select, candidate, aggregating):
+        return _merge_sorted(select, candidate, ctx)
+    return _aggregated(select, candidate, ctx)
+
+
+def named(
+    primitive: Primitive, select: exp.Select, ctx: PlanContext, helpers: int, *, regenerated: bool = True
+) -> Primitive:
+    """Drops helper columns and, for the statement's own select list, restores MySQL's column names."""
+    names = column_names(select, ctx.sql) if regenerated and select is ctx.name_select else ()
+    return Projection(primitive, helpers, names) if helpers or names else primitive
+
+
+def _check_supported(select: exp.Select) -> None:
+    if select.find(exp.Window) is not None:
+        raise Unsupported("window functions across shards are not supported")
+    if select.args.get("into"):
+        raise Unsupported("SELECT ... INTO across shards is not supported")
+    if any(
+        str(k).upper() == "SQL_CALC_FOUND_ROWS" for k in (select.args.get("kind"), select.args.get("hint"))
+    ):
+        raise Unsupported("SQL_CALC_FOUND_ROWS across shards is not supported")
+
+
+def _complete_per_shard(select: exp.Select, candidate: RouteCandidate, aggregating: bool) -> bool:
+    """Whether every group (or, for DISTINCT, every distinct row) lives on a single shard."""
+    if not aggregating:
+        keys = list(select.expressions)
+    elif select.args.get("group"):
+        keys = [_group_item(g, select) for g in select.args["group"].expressions]
+    else:
+        return False
+    for key in keys:
+        key = key.this if isinstance(key, exp.Alias) else key
+        found = column_of(key, candidate.sharded_sources())
+        if found is not None:
+            source, name = found
+            primary = source.table.primary_vindex
+            if primary is not None and len(primary.columns) == 1 and primary.column.lower() == name:
+                return True
+    return False
+
+
+def _group_item(node: exp.Expression, select: exp.Select) -> exp.Expression:
+    """A GROUP BY item, with a position or an alias replaced by the select item it names."""
+    items = select.expressions
+    if isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit():
+        position = int(node.this) - 1
+        return items[position] if 0 <= position < len(items) else node
+    if isinstance(node, exp.Column) and not node.table:
+        for item in items:
+            if isinstance(item, exp.Alias) and item.alias.lower() == node.name.lower():
+                return item.this
+    return node
+
+
+def _limit_values(select: exp.Select, ctx: PlanContext) -> tuple[object, object, str]:
+    limit, offset = select.args.get("limit"), select.args.get("offset")
+    if limit is None:
+        return None, None, ""
+    count = bind_value(limit.expression)
+    skip = bind_value(offset.expression) if offset is not None else None
+    if count is None or (offset is not None and skip is None):
+        raise Unsupported("LIMIT across shards needs number literals")
+    return count, skip, ctx.reserve("upper_limit") if skip is not None else ""
+
+
+def _merge_sorted(select: exp.Select, candidate: RouteCandidate, ctx: PlanContext) -> Primitive:
+    """Each shard's rows are final: sort them on the shards, merge at the gate, limit on both sides."""
+    columns = SelectColumns(select, candidate)
+    refs = []
+    for ordered in select.args["order"].expressions if select.args.get("order") else []:
+        node = ordered.this
+        if isinstance(node, exp.Null):
+            continue
+        ref = columns.positional(node)
+        if ref is None:
+            ref = columns.find_item(node)
+        if ref is None:
+            ref = columns.add(node)
+        refs.append((ref, columns.weight(columns.item_expression(ref)), bool(ordered.args.get("desc"))))
+    count, skip, upper = _limit_values(select, ctx)
+    if upper:
+        select.set("limit", exp.Limit(expression=exp.Placeholder(this=upper)))
+        select.set("offset", None)
+    columns.finish()
+    order = tuple(OrderKey(columns.index(r), columns.index(w), d) for r, w, d in refs)  # type: ignore[arg-type]
+    primitive: Primitive = make_route(candidate, select, ctx, None, order=order)
+    if count is not None:
+        primitive = Limit(primitive, count, skip, upper)  # type: ignore[arg-type]
+    return named(primitive, select, ctx, len(columns.helpers))
+
+
+class _Aggregation:
+    """Rewrites an aggregating SELECT into its per-shard form and collects what the gate must do. There is no
+    ``*``, so column references are final row indexes."""
+
+    def __init__(self, select: exp.Select, candidate: RouteCandidate) -> None:
+        self.select = select
+        self.columns = SelectColumns(select, candidate)
+        if self.columns.has_star:
+            raise Unsupported("SELECT * with GROUP BY or aggregates across shards is not supported")
+        self.aggregates: list[AggregateColumn] = []
+        self.group_keys: list[tuple[int, int | None]] = []
+        self.weights: dict[int, int | None] = {}  # column ref -> its weight-string ref
+        self.by_key: dict[str, int] = {}  # expression key -> column ref (aggregates, group keys)
+        self.extra_group: list[exp.Expression] = []
+
+    def plan_groups(self) -> None:
+        group = self.select.args.get("group")
+        for node in group.expressions if group else []:
+            ref = self.columns.positional(node)
+            if ref is None:
+                ref = self.columns.find_item(node)
+            if ref is None:
+                ref = self.columns.add(node)
+            expression = self.columns.item_expression(ref)
+            weight = self.columns.weight(expression)
+            self.group_keys.append((ref, weight))
+            self.weights[ref] = weight
+            if expression is not None:
+                self.by_key[expr_key(expression)] = ref
+
+    def plan_items(self) -> None:
+        for i, item in enumerate(self.columns.items):
+            inner = item.this if isinstance(item, exp.Alias) else item
+            if is_aggregate(inner):
+                self.by_key.setdefault(expr_key(inner), i)
+                shard_form = self._aggregate(inner, i)
+                if shard_form is not inner:
+                    inner.replace(shard_form)
+            elif contains_aggregate(inner):
+                raise Unsupported(
+                    f"expression over aggregates across shards is not supported: {generate(inner)[:200]}"
+                )
+
+    def _aggregate(self, node: exp.Expression, ref: int) -> exp.Expression:
+        """Records how the gate combines the aggregate at ``ref``; returns what the shards compute there."""
+        argument = node.this
+        distinct = isinstance(argument, exp.Distinct)
+        if distinct:
+            if len(argument.expressions) != 1 or not isinstance(node, exp.Count | exp.Sum):
+                raise Unsupported(f"{generate(node)[:200]} across shards is not supported")
+            value = argument.expressions[0]
+            self.extra_group.append(value.copy())
+            op = AggregateOp.COUNT_DISTINCT if isinstance(node, exp.Count) else AggregateOp.SUM_DISTINCT
+            self.aggregates.append(AggregateColumn(op, ref, self.columns.weight(value)))
+            return value.copy()
+        if isinstance(node, exp.Count):
+            self.aggregates.append(AggregateColumn(AggregateOp.SUM_COUNT, ref))
+        elif isinstance(node, exp.Sum):
+            self.aggregates.append(AggregateColumn(AggregateOp.SUM, ref))
+        elif isinstance(node, exp.Min | exp.Max):
+            op = AggregateOp.MIN if isinstance(node, exp.Min) else AggregateOp.MAX
+            weight = self.columns.weight(node) if self.columns.may_be_text(argument) else None
+            self.weights[ref] = weight
+            self.aggregates.append(AggregateColumn(op, ref, weight))
+        elif isinstance(node, exp.Avg):
+            count_ref = self.columns.add(exp.Count(this=argument.copy()))
+            self.aggregates.append(AggregateColumn(AggregateOp.AVG_PARTIAL, ref, count_ref))
+            return exp.Sum(this=argument.copy())
+        else:
+            raise Unsupported(f"aggregate function {node.key.upper()} across shards is not supported")
+        return node
+
+    def resolve(self, node: exp.Expression) -> int | None:
+        """The output column of an expression of HAVING or ORDER BY, adding helper columns as needed."""
+        ref = self.by_key.get(expr_key(node))
+        if ref is not None:
+            return ref
+        ref = self.columns.find_item(node)
+        if ref is not None:
+            return ref
+        if is_aggregate(node):
+            ref = self.columns.add(node)
+            self.by_key[expr_key(node)] = ref
+            position = len(self.columns.helpers) - 1
+            self.columns.helpers[position] = self._aggregate(self.columns.helpers[position], ref)
+            return ref
+        if isinstance(node, exp.Column):
+            raise Unsupported(f"column '{generate(node)}' must be grouped or selected to be used here")
+        return None
+
+    def weight_of(self, ref: int) -> int | None:
+        if ref not in self.weights:
+            self.weights[ref] = self.columns.weight(self.columns.item_expression(ref))
+        return self.weights[ref]
+
+
+def _aggregated(select: exp.Select, candidate: RouteCandidate, ctx: PlanContext) -> Primitive:
+    plan = _Aggregation(select, candidate)
+    plan.plan_groups()
+    plan.plan_items()
+    having = select.args.get("having")
+    predicate = to_eval(having.this, plan.resolve) if having is not None else None
+    order_refs = []
+    for ordered in select.args["order"].expressions if select.args.get("order") else []:
+        node = ordered.this
+        if isinstance(node, exp.Null):
+            continue
+        ref = plan.columns.positional(node)
+        if ref is None:
+            ref = plan.resolve(node)
+        if ref is None:
+            raise Unsupported(
+                f"ORDER BY '{generate(node)[:200]}' after aggregation across shards is not supported"
+            )
+        order_refs.append((ref, plan.weight_of(ref), bool(ordered.args.get("desc"))))
+    distinct = bool(select.args.get("distinct"))
+    distinct_refs = [(i, plan.weight_of(i)) for i in range(len(plan.columns.items))] if distinct else []
+    count, skip, _ = _limit_values(select, ctx)
+    for clause in ("having", "order", "limit", "offset", "distinct"):
+        select.set(clause, None)
+    if plan.extra_group:
+        group = select.args.get("group") or exp.Group(expressions=[])
+        for node in plan.extra_group:
+            group.append("expressions", node)
+        select.set("group", group)
+    plan.columns.finish()
+    primitive: Primitive = make_route(candidate, select, ctx, None)
+    primitive = Aggregate(primitive, tuple(plan.group_keys), tuple(plan.aggregates))
+    if predicate is not None:
+        primitive = Filter(primitive, predicate)
+    if distinct:
+        primitive = Distinct(primitive, tuple(distinct_refs))
+    if order_refs:
+        primitive = MemorySort(primitive, tuple(OrderKey(r, w, d) for r, w, d in order_refs))
+    if count is not None:
+        primitive = Limit(primitive, count, skip)  # type: ignore[arg-type]
+    return named(primitive, select, ctx, len(plan.columns.helpers))
