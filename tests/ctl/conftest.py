@@ -1,4 +1,4 @@
-"""ctl fixtures: a fresh topo per test for the topo-only commands, and one live sharded keyspace per module
+"""ctl fixtures: a fresh topo per test for the topo-only commands, and one live sharded keyspace per session
 (two shards, each a primary and a replica made by InitShardPrimary) for the commands that reach tablets."""
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class LiveKeyspace:
         return self.tablets[TabletAlias("zone1", uid)]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def live(tmp_path_factory) -> AsyncIterator[LiveKeyspace]:
     """Keyspace ``live`` with shards -80 (tablets 200, 201) and 80- (300, 301), after InitShardPrimary made
     200 and 300 the primaries."""

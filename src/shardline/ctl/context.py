@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -56,9 +55,9 @@ async def on_tablets(tablets: Iterable[Tablet], call: Callable[[Tablet], Awaitab
     results = await asyncio.gather(*(call(tablet) for tablet in tablets), return_exceptions=True)
     for tablet, result in zip(tablets, results, strict=True):
         if isinstance(result, ShardlineError):
-            error = copy.copy(result)
-            error.message = f"tablet {tablet.alias}: {result.message}"
-            raise error from result
+            result.message = f"tablet {tablet.alias}: {result.message}"
+            result.args = (result.message,)
+            raise result
         if isinstance(result, BaseException):
             raise result
     return results  # type: ignore[return-value]

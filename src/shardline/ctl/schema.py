@@ -24,22 +24,23 @@ _MAX_COLUMN_ROWS = 1_000_000
 
 
 def split_statements(sql: str) -> list[str]:
-    """The statements of a ``;``-separated script, comments and empty statements dropped."""
+    """The statements of a ``;``-separated script; comments before a statement and empty statements are dropped."""
     if not isinstance(sql, str):
         raise InvalidArgument("the SQL must be a string")
     try:
         tokens = Dialect.get_or_raise("mysql").tokenize(sql)
     except TokenError as exc:
         raise InvalidArgument(f"cannot split the SQL into statements: {exc}") from None
-    statements, start, has_tokens = [], 0, False
+    statements: list[str] = []
+    start: int | None = None  # where the current statement's first token begins
     for token in tokens:
         if token.token_type == TokenType.SEMICOLON:
-            if has_tokens:
+            if start is not None:
                 statements.append(sql[start : token.start].strip())
-            start, has_tokens = token.end + 1, False
-        else:
-            has_tokens = True
-    if has_tokens:
+            start = None
+        elif start is None:
+            start = token.start
+    if start is not None:
         statements.append(sql[start:].strip())
     return statements
 
