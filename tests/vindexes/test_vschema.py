@@ -252,3 +252,100 @@ def test_not_an_object_is_rejected():
         VSchema.from_json({"customer": []})
     with pytest.raises(InvalidArgument, match="'tables' must be an object"):
         VSchema.from_json({"customer": {"tables": []}})
+
+
+def lookup_keyspace(**changes):
+    data = {
+        "sharded": True,
+        "vindexes": {
+            "hash": {"type": "hash"},
+            "name_lookup": {
+                "type": "lookup",
+                "params": {"table": "customer.name_idx", "from": "name", "to": "keyspace_id"},
+                "owner": "customer",
+            },
+        },
+        "tables": {
+            "customer": {
+                "column_vindexes": [
+                    {"column": "customer_id", "name": "hash"},
+                    {"column": "name", "name": "name_lookup"},
+                ]
+            },
+            "corder": {
+                "column_vindexes": [
+                    {"column": "customer_id", "name": "hash"},
+                    {"column": "name", "name": "name_lookup"},
+                ]
+            },
+        },
+    }
+    for key, value in changes.items():
+        data["tables" if key in ("customer", "corder") else "vindexes"][key] = value
+    return data
+
+
+def test_owned_lookup_vindex():
+    data = lookup_keyspace()
+    keyspace = KeyspaceVSchema.from_json("customer", copy.deepcopy(data))
+    lookup = keyspace.vindexes["name_lookup"]
+    assert (lookup.owner, lookup.owner_keyspace, lookup.owner_columns) == ("customer", "customer", ["name"])
+    assert [cv.owned for cv in keyspace.tables["customer"].column_vindexes] == [False, True]
+    assert keyspace.tables["customer"].owned_vindexes == keyspace.tables["customer"].column_vindexes[1:]
+    assert [cv.owned for cv in keyspace.tables["corder"].column_vindexes] == [False, False]
+    assert keyspace.to_json() == data
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"corder": {"column_vindexes": [{"column": "name", "name": "name_lookup"}]}},
+            r"table 'corder' .*: primary vindex 'name_lookup' is not unique",
+        ),
+        (
+            {
+                "name_lookup": {
+                    "type": "lookup_unique",
+                    "params": {"table": "customer.name_idx", "from": "name", "to": "keyspace_id"},
+                    "owner": "customer",
+                },
+                "customer": {"column_vindexes": [{"column": "name", "name": "name_lookup"}]},
+            },
+            r"primary vindex 'name_lookup' cannot be owned",
+        ),
+        (
+            {
+                "name_lookup": {
+                    "type": "lookup",
+                    "params": {"table": "name_idx", "from": "name", "to": "keyspace_id"},
+                }
+            },
+            r"param 'table' must be of the form keyspace.table, got 'name_idx'",
+        ),
+        (
+            {
+                "name_lookup": {
+                    "type": "lookup",
+                    "params": {"table": "customer.name_idx", "from": "name", "to": "keyspace_id"},
+                    "owner": "nobody",
+                }
+            },
+            r"vindex 'name_lookup' is owned by 'nobody', which is not a table of the keyspace using that vindex",
+        ),
+        (
+            {
+                "customer": {
+                    "column_vindexes": [
+                        {"column": "customer_id", "name": "hash"},
+                        {"columns": ["a", "b"], "name": "name_lookup"},
+                    ]
+                }
+            },
+            r"owner table 'customer' indexes columns \['a', 'b'\], but the lookup table has from columns \['name'\]",
+        ),
+    ],
+)
+def test_invalid_lookup_vschema_is_rejected(changes, message):
+    with pytest.raises(InvalidArgument, match=message):
+        KeyspaceVSchema.from_json("customer", lookup_keyspace(**changes))

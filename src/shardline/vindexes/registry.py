@@ -8,12 +8,25 @@ from shardline.errors import InvalidArgument
 from shardline.vindexes.base import Vindex
 from shardline.vindexes.binary import Binary
 from shardline.vindexes.binary_md5 import BinaryMD5
+from shardline.vindexes.consistent_lookup import ConsistentLookup, ConsistentLookupUnique
 from shardline.vindexes.hash import Hash
+from shardline.vindexes.lookup import Lookup, LookupUnique
 from shardline.vindexes.numeric import Numeric
 from shardline.vindexes.xxhash import XXHash
 
 VINDEX_TYPES: dict[str, type[Vindex]] = {
-    cls.type_name: cls for cls in (Hash, XXHash, Binary, BinaryMD5, Numeric)
+    cls.type_name: cls
+    for cls in (
+        Hash,
+        XXHash,
+        Binary,
+        BinaryMD5,
+        Numeric,
+        Lookup,
+        LookupUnique,
+        ConsistentLookup,
+        ConsistentLookupUnique,
+    )
 }
 
 
