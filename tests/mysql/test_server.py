@@ -14,6 +14,7 @@ from typing import Any
 import MySQLdb
 import pymysql
 import pytest
+import uvloop
 
 from shardline.errors import MySQLError, ShardlineError, Unavailable
 from shardline.mysql import auth
@@ -491,3 +492,48 @@ async def test_close_leaves_no_tasks_and_no_connections() -> None:
         await asyncio.open_connection("127.0.0.1", server.port)
     for client in clients:
         await client.close()
+
+
+async def test_relay_under_uvloop(mysql_db: MysqlInstance) -> None:
+    async def scenario() -> tuple[list[Any], list[Any]]:
+        server = MySQLServer(
+            lambda conn: RelayHandler(mysql_db.host, mysql_db.port, DBA.user, DBA.password), users=USERS
+        )
+        await server.start()
+        client = await connect("127.0.0.1", server.port, "app", "app_pw", DATABASE)
+        text = await client.query("SELECT vc FROM all_types WHERE id = 1")
+        binary = await client.execute(await client.prepare("SELECT ? * 2"), [21])
+        await client.close()
+        await server.close()
+        return text.rows, binary.rows
+
+    text, binary = await asyncio.to_thread(uvloop.run, scenario())
+    assert text == [("héllo wörld".encode(),)]
+    assert binary == [(b"42",)]
+
+
+async def _sysbench(port: int, *args: str) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        "sysbench", "oltp_point_select", "--db-driver=mysql", "--mysql-host=127.0.0.1", f"--mysql-port={port}",
+        f"--mysql-db={DATABASE}", "--tables=1", "--table-size=100", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, out.decode()
+    return out.decode()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ps_mode", ["auto", "disable"])
+async def test_sysbench_point_selects_through_the_relay(
+    relay: MySQLServer, mysql_db: MysqlInstance, ps_mode: str
+) -> None:
+    direct = (f"--mysql-user={DBA.user}", f"--mysql-password={DBA.password}")
+    await _sysbench(mysql_db.port, *direct, "cleanup")
+    await _sysbench(mysql_db.port, *direct, "prepare")
+    out = await _sysbench(
+        relay.port, "--mysql-user=app", "--mysql-password=app_pw", "--threads=2", "--events=2000", "--time=0",
+        f"--db-ps-mode={ps_mode}", "run",
+    )  # fmt: skip
+    assert "queries:                             2000 " in out
+    assert "ignored errors:                      0 " in out
