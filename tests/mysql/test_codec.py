@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import struct
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from shardline.errors import InvalidArgument, MySQLError
+from shardline.errors import InvalidArgument, MySQLError, ShardlineError
 from shardline.mysql import auth
 from shardline.mysql.binary import (
     build_binary_row,
@@ -18,7 +20,7 @@ from shardline.mysql.binary import (
     parse_execute,
     parse_prepare_ok,
 )
-from shardline.mysql.client_protocol import ResponseScanner
+from shardline.mysql.client_protocol import ClientHandshake, ResponseScanner
 from shardline.mysql.constants import CAPABILITIES, MAX_PAYLOAD_CHUNK, ColumnFlag, ServerStatus
 from shardline.mysql.framing import PacketReader, frame, frame_all, resequence
 from shardline.mysql.handshake import (
@@ -44,7 +46,9 @@ from shardline.mysql.resultset import (
     parse_text_row,
     result_set_payloads,
 )
+from shardline.mysql.server_protocol import Authenticated, CommandPacket, Refused, ServerProtocol
 from shardline.mysql.sqlstate import sqlstate_for
+from shardline.mysql.users import UserStore
 from shardline.mysql.wire import MalformedPacket, PacketTooLarge, Reader, lenenc_bytes, lenenc_int
 from shardline.sqltypes import Field, FieldType, Result
 
@@ -333,3 +337,70 @@ def test_scanner_refuses_oversized_packets() -> None:
     scanner.start()
     with pytest.raises(PacketTooLarge):
         scanner.scan(b"\x0b\x00\x00\x01", 0)
+
+
+def _exchange(server: ServerProtocol, client: ClientHandshake) -> list[object]:
+    """Runs the connection phase between the two state machines in memory; returns the server's last events."""
+    reader = PacketReader()
+    ((seq, payload),) = reader.feed(server.greeting())
+    events = server.receive_data(frame(client.receive(payload) or b"", seq + 1)[0])
+    return events
+
+
+def test_server_and_client_state_machines_in_memory() -> None:
+    users = UserStore({"u": "pw"})
+    server = ServerProtocol(7, "10.11.19-MariaDB-shardline", users, "10.0.0.1")
+    client = ClientHandshake("u", "pw", "db")
+    (event,) = _exchange(server, client)
+    assert isinstance(event, Authenticated) and (event.user, event.database) == ("u", "db")
+    ((seq, ok),) = PacketReader().feed(server.accept())
+    assert seq == 2 and client.receive(ok) is None and client.done
+    (command,) = server.receive_data(frame(b"\x03SELECT 1", 0)[0] + frame(b"\x0e", 0)[0][:2])
+    assert isinstance(command, CommandPacket) and (command.kind, command.body) == (3, b"SELECT 1")
+    server.begin(command)
+    response = server.build_result(Result([Field("1", FieldType.LONGLONG)], [(b"1",)]))
+    assert response[3] == 1
+    scanner = _scan([response])
+    assert scanner.done and scanner.status == ServerStatus.AUTOCOMMIT
+    results, _ = decode_responses([p for _, p in PacketReader().feed(response)])
+    assert results[0].rows == [(b"1",)]
+    (ping,) = server.receive_data(frame(b"\x0e", 0)[0][2:])
+    assert ping.kind == 0x0E
+
+
+def test_server_state_machine_refuses_a_wrong_password() -> None:
+    server = ServerProtocol(1, "v", UserStore({"u": "pw"}), "10.0.0.1")
+    (event,) = _exchange(server, ClientHandshake("u", "bad"))
+    assert isinstance(event, Refused) and event.error.code == 1045
+    assert event.error.message == "Access denied for user 'u'@'10.0.0.1' (using password: YES)"
+    ((seq, payload),) = PacketReader().feed(event.data)
+    assert seq == 2 and parse_error(payload).sqlstate == "28000"
+
+
+def test_server_state_machine_tracks_prepared_statements() -> None:
+    server = ServerProtocol(1, "v", UserStore({"u": "pw"}))
+    statement, response = server.prepare("SELECT ?, ?", 2, [Field("a"), Field("b")])
+    assert len(PacketReader().feed(response)) == 1 + 2 + 1 + 2 + 1
+    server.send_long_data(struct.pack("<IH", statement.id, 1) + b"lo")
+    server.send_long_data(struct.pack("<IH", statement.id, 1) + b"ng")
+    executed, params = server.execute(build_execute(statement.id, [1, "x"])[1:])
+    assert executed is statement and params == [1, "long"]
+    assert server.execute(build_execute(statement.id, [1, "x"])[1:])[1] == [1, "x"]  # long data was used up
+    assert server.close_statement(struct.pack("<I", statement.id)) is statement
+    with pytest.raises(ShardlineError) as info:
+        server.execute(build_execute(statement.id, [1, "x"])[1:])
+    assert info.value.code == 1243
+
+
+def test_user_store_loads_json_and_refuses_bad_files(tmp_path: Path) -> None:
+    good = tmp_path / "users.json"
+    good.write_text('{"app": "secret", "ro": ""}')
+    store = UserStore.load(good)
+    assert (store.password("app"), store.password("ro"), store.password("x")) == ("secret", "", None)
+    for text in ("[1]", "{not json", '{"app": 5}'):
+        bad = tmp_path / "bad.json"
+        bad.write_text(text)
+        with pytest.raises(InvalidArgument):
+            UserStore.load(bad)
+    with pytest.raises(InvalidArgument):
+        UserStore.load(tmp_path / "missing.json")

@@ -92,14 +92,14 @@ class ServerStatement:
     long_data: dict[int, bytes] = field(default_factory=dict)
 
 
-def access_denied(user: str, host: str, with_password: bool) -> ShardlineError:
+def _access_denied(user: str, host: str, with_password: bool) -> ShardlineError:
     using = "YES" if with_password else "NO"
     return ShardlineError(
         f"Access denied for user '{user}'@'{host}' (using password: {using})", code=1045, sqlstate="28000"
     )
 
 
-def bad_handshake() -> ShardlineError:
+def _bad_handshake() -> ShardlineError:
     return ShardlineError("Bad handshake", code=1043, sqlstate="08S01")
 
 
@@ -164,7 +164,7 @@ class ServerProtocol:
                 self.seq = (seq + 1) & 0xFF
                 events.append(self._authenticate(payload))
             else:  # bytes after a refusal, or before the server accepted the connection
-                events.append(self._refuse(bad_handshake()))
+                events.append(self._refuse(_bad_handshake()))
         return events
 
     def _authenticate(self, payload: bytes) -> Send | Authenticated | Refused:
@@ -172,11 +172,11 @@ class ServerProtocol:
             try:
                 response = HandshakeResponse.parse(payload)
             except ShardlineError:
-                return self._refuse(bad_handshake())
+                return self._refuse(_bad_handshake())
             if response.ssl_request or (response.capabilities & REQUIRED_CLIENT_CAPABILITIES) != (
                 REQUIRED_CLIENT_CAPABILITIES
             ):
-                return self._refuse(bad_handshake())
+                return self._refuse(_bad_handshake())
             self._response = response
             self.capabilities = response.capabilities & CAPABILITIES
             plugin = response.auth_plugin or NATIVE_PASSWORD
@@ -192,7 +192,7 @@ class ServerProtocol:
         password = self.users.password(response.user)
         verify = auth.native_password_verify if plugin == NATIVE_PASSWORD else auth.caching_sha2_verify
         if password is None or not verify(password, self._scramble, auth_response):
-            return self._refuse(access_denied(response.user, self.peer_host, bool(auth_response)))
+            return self._refuse(_access_denied(response.user, self.peer_host, bool(auth_response)))
         self._phase = _AUTHENTICATED
         if plugin == CACHING_SHA2_PASSWORD:
             self._auth_prefix = self._frame(build_auth_more_data(_FAST_AUTH_SUCCESS))
@@ -248,9 +248,6 @@ class ServerProtocol:
 
     def build_error(self, error: ShardlineError) -> bytes:
         return self._frame(build_error(error))
-
-    def build_eof(self) -> bytes:
-        return self._frame(build_eof(self.status))
 
     def build_result(self, result: Result, binary: bool = False, more: bool = False) -> bytes:
         """A result set (or an OK when ``result`` has no fields), text or binary rows."""
