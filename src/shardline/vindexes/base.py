@@ -41,7 +41,11 @@ class CommitOrder(enum.Enum):
 
 
 class VCursor(Protocol):
-    """What a lookup vindex asks of the gate; the gate implements it per session."""
+    """What a lookup vindex asks of the gate; the gate implements it per session.
+
+    An error returned by MySQL must surface as :class:`shardline.errors.MySQLError` with the server's code:
+    a consistent lookup repairs orphan rows on ER_DUP_ENTRY (1062).
+    """
 
     async def execute(
         self,

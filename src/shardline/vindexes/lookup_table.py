@@ -46,7 +46,8 @@ class LookupTable:
     def where(self, columns: list[str]) -> str:
         """``column = :from_column and ...``: ``columns`` (the from columns or the owner's) against the values."""
         return " and ".join(
-            f"{column} = :{from_column}" for column, from_column in zip(columns, self.from_columns, strict=True)
+            f"{column} = :{from_column}"
+            for column, from_column in zip(columns, self.from_columns, strict=True)
         )
 
     async def lookup(
