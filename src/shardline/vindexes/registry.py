@@ -12,6 +12,7 @@ from shardline.vindexes.consistent_lookup import ConsistentLookup, ConsistentLoo
 from shardline.vindexes.hash import Hash
 from shardline.vindexes.lookup import Lookup, LookupUnique
 from shardline.vindexes.numeric import Numeric
+from shardline.vindexes.unicode_loose_md5 import UnicodeLooseMD5
 from shardline.vindexes.xxhash import XXHash
 
 VINDEX_TYPES: dict[str, type[Vindex]] = {
@@ -22,6 +23,7 @@ VINDEX_TYPES: dict[str, type[Vindex]] = {
         Binary,
         BinaryMD5,
         Numeric,
+        UnicodeLooseMD5,
         Lookup,
         LookupUnique,
         ConsistentLookup,
