@@ -14,12 +14,16 @@ MAX_NAME_LENGTH = 255  # MariaDB truncates longer expression names
 
 @dataclass(frozen=True)
 class ColumnName:
-    """Either ``text`` (the expression's normalized text) or ``literal`` (the bind variable of a lone literal)."""
+    """One of ``text`` (the expression's normalized text), ``literal`` (the bind variable of a lone literal) or
+    ``alias`` (a name given with AS, for columns a regenerated query computes under another name)."""
 
     text: SQLTemplate | None = None
     literal: str = ""
+    alias: str = ""
 
     def render(self, bind_vars: dict[str, Any]) -> str:
+        if self.alias:
+            return self.alias
         if self.literal:
             value = bind_vars[self.literal]
             if isinstance(value, Literal) and isinstance(value.value, str):
@@ -29,4 +33,6 @@ class ColumnName:
         return self.text.render(bind_vars)[:MAX_NAME_LENGTH]
 
     def __str__(self) -> str:
+        if self.alias:
+            return self.alias
         return f":{self.literal}" if self.literal else self.text.text if self.text else ""

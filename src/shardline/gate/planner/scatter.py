@@ -16,6 +16,7 @@ from sqlglot import exp
 from shardline.errors import Unsupported
 from shardline.gate.engine.aggregate import Aggregate, AggregateColumn, AggregateOp
 from shardline.gate.engine.base import Primitive
+from shardline.gate.engine.columnname import ColumnName
 from shardline.gate.engine.distinct import Distinct
 from shardline.gate.engine.filter import Filter
 from shardline.gate.engine.limit import Limit
@@ -32,9 +33,10 @@ from shardline.gate.planner.astutil import (
 from shardline.gate.planner.columns import SelectColumns
 from shardline.gate.planner.context import PlanContext
 from shardline.gate.planner.evalplan import to_eval
+from shardline.gate.planner.locality import groups_on_one_shard
 from shardline.gate.planner.names import column_names
 from shardline.gate.planner.routebuild import make_route
-from shardline.gate.planner.routes import RouteCandidate, column_of
+from shardline.gate.planner.routes import RouteCandidate
 from shardline.gate.planner.values import bind_value
 
 
@@ -44,18 +46,16 @@ def plan_multi_shard(
     _check_supported(select)
     aggregating = has_aggregation(select)
     distinct = bool(select.args.get("distinct"))
+    names = column_names(select, ctx.sql) if select is ctx.name_select else ()
     if not (aggregating or distinct or select.args.get("order") or select.args.get("limit")):
-        return named(make_route(candidate, select, ctx, text), select, ctx, 0, regenerated=text is None)
-    if not (aggregating or distinct) or _complete_per_shard(select, candidate, aggregating):
-        return _merge_sorted(select, candidate, ctx)
-    return _aggregated(select, candidate, ctx)
+        return named(make_route(candidate, select, ctx, text), names if text is None else (), 0)
+    if not (aggregating or distinct) or groups_on_one_shard(select, candidate.sharded_sources()):
+        return _merge_sorted(select, candidate, ctx, names)
+    return _aggregated(select, candidate, ctx, names)
 
 
-def named(
-    primitive: Primitive, select: exp.Select, ctx: PlanContext, helpers: int, *, regenerated: bool = True
-) -> Primitive:
-    """Drops helper columns and, for the statement's own select list, restores MySQL's column names."""
-    names = column_names(select, ctx.sql) if regenerated and select is ctx.name_select else ()
+def named(primitive: Primitive, names: tuple[ColumnName | None, ...], helpers: int) -> Primitive:
+    """Drops helper columns and names the columns of a regenerated query as the client's text does."""
     return Projection(primitive, helpers, names) if helpers or names else primitive
 
 
@@ -70,38 +70,6 @@ def _check_supported(select: exp.Select) -> None:
         raise Unsupported("SQL_CALC_FOUND_ROWS across shards is not supported")
 
 
-def _complete_per_shard(select: exp.Select, candidate: RouteCandidate, aggregating: bool) -> bool:
-    """Whether every group (or, for DISTINCT, every distinct row) lives on a single shard."""
-    if not aggregating:
-        keys = list(select.expressions)
-    elif select.args.get("group"):
-        keys = [_group_item(g, select) for g in select.args["group"].expressions]
-    else:
-        return False
-    for key in keys:
-        key = key.this if isinstance(key, exp.Alias) else key
-        found = column_of(key, candidate.sharded_sources())
-        if found is not None:
-            source, name = found
-            primary = source.table.primary_vindex
-            if primary is not None and len(primary.columns) == 1 and primary.column.lower() == name:
-                return True
-    return False
-
-
-def _group_item(node: exp.Expression, select: exp.Select) -> exp.Expression:
-    """A GROUP BY item, with a position or an alias replaced by the select item it names."""
-    items = select.expressions
-    if isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit():
-        position = int(node.this) - 1
-        return items[position] if 0 <= position < len(items) else node
-    if isinstance(node, exp.Column) and not node.table:
-        for item in items:
-            if isinstance(item, exp.Alias) and item.alias.lower() == node.name.lower():
-                return item.this
-    return node
-
-
 def _limit_values(select: exp.Select, ctx: PlanContext) -> tuple[object, object, str]:
     limit, offset = select.args.get("limit"), select.args.get("offset")
     if limit is None:
@@ -113,7 +81,9 @@ def _limit_values(select: exp.Select, ctx: PlanContext) -> tuple[object, object,
     return count, skip, ctx.reserve("upper_limit") if skip is not None else ""
 
 
-def _merge_sorted(select: exp.Select, candidate: RouteCandidate, ctx: PlanContext) -> Primitive:
+def _merge_sorted(
+    select: exp.Select, candidate: RouteCandidate, ctx: PlanContext, names: tuple[ColumnName | None, ...]
+) -> Primitive:
     """Each shard's rows are final: sort them on the shards, merge at the gate, limit on both sides."""
     columns = SelectColumns(select, candidate)
     refs = []
@@ -136,7 +106,7 @@ def _merge_sorted(select: exp.Select, candidate: RouteCandidate, ctx: PlanContex
     primitive: Primitive = make_route(candidate, select, ctx, None, order=order)
     if count is not None:
         primitive = Limit(primitive, count, skip, upper)  # type: ignore[arg-type]
-    return named(primitive, select, ctx, len(columns.helpers))
+    return named(primitive, names, len(columns.helpers))
 
 
 class _Aggregation:
@@ -168,6 +138,13 @@ class _Aggregation:
             self.weights[ref] = weight
             if expression is not None:
                 self.by_key[expr_key(expression)] = ref
+
+    def group_on_items(self) -> None:
+        """SELECT DISTINCT without aggregates: a group per distinct row of the select list."""
+        for i, item in enumerate(self.columns.items):
+            weight = self.columns.weight(item.this if isinstance(item, exp.Alias) else item)
+            self.group_keys.append((i, weight))
+            self.weights[i] = weight
 
     def plan_items(self) -> None:
         for i, item in enumerate(self.columns.items):
@@ -235,10 +212,16 @@ class _Aggregation:
         return self.weights[ref]
 
 
-def _aggregated(select: exp.Select, candidate: RouteCandidate, ctx: PlanContext) -> Primitive:
+def _aggregated(
+    select: exp.Select, candidate: RouteCandidate, ctx: PlanContext, names: tuple[ColumnName | None, ...]
+) -> Primitive:
     plan = _Aggregation(select, candidate)
-    plan.plan_groups()
-    plan.plan_items()
+    aggregating = has_aggregation(select)
+    if aggregating:
+        plan.plan_groups()
+        plan.plan_items()
+    else:
+        plan.group_on_items()
     having = select.args.get("having")
     predicate = to_eval(having.this, plan.resolve) if having is not None else None
     order_refs = []
@@ -254,10 +237,10 @@ def _aggregated(select: exp.Select, candidate: RouteCandidate, ctx: PlanContext)
                 f"ORDER BY '{generate(node)[:200]}' after aggregation across shards is not supported"
             )
         order_refs.append((ref, plan.weight_of(ref), bool(ordered.args.get("desc"))))
-    distinct = bool(select.args.get("distinct"))
+    distinct = aggregating and bool(select.args.get("distinct"))
     distinct_refs = [(i, plan.weight_of(i)) for i in range(len(plan.columns.items))] if distinct else []
     count, skip, _ = _limit_values(select, ctx)
-    for clause in ("having", "order", "limit", "offset", "distinct"):
+    for clause in ("having", "order", "limit", "offset") + (("distinct",) if aggregating else ()):
         select.set(clause, None)
     if plan.extra_group:
         group = select.args.get("group") or exp.Group(expressions=[])
@@ -275,4 +258,4 @@ def _aggregated(select: exp.Select, candidate: RouteCandidate, ctx: PlanContext)
         primitive = MemorySort(primitive, tuple(OrderKey(r, w, d) for r, w, d in order_refs))
     if count is not None:
         primitive = Limit(primitive, count, skip)  # type: ignore[arg-type]
-    return named(primitive, select, ctx, len(plan.columns.helpers))
+    return named(primitive, names, len(plan.columns.helpers))

@@ -13,6 +13,8 @@ from shardline.gate.engine.subquery import PulloutKind, UncorrelatedSubquery
 from shardline.gate.planner.astutil import direct_subqueries, generate
 from shardline.gate.planner.context import PlanContext
 from shardline.gate.planner.fromclause import FromClause, analyze_from, is_correlated, merge_subquery
+from shardline.gate.planner.join import plan_join
+from shardline.gate.planner.locality import rows_final_per_shard
 from shardline.gate.planner.names import column_names
 from shardline.gate.planner.routebuild import make_route
 from shardline.gate.planner.routes import RouteCandidate, TableSource
@@ -54,9 +56,10 @@ def plan_select(select: exp.Select, ctx: PlanContext, *, text: str | None) -> Pr
         if candidate.single_shard:
             primitive = single_route(select, candidate, ctx, text)
         else:
+            _check_derived_tables(clause)
             primitive = plan_multi_shard(select, candidate, ctx, text)
     else:
-        raise Unsupported("joins across shards are not supported yet")
+        primitive = plan_join(select, clause, ctx)
     for kind, subquery_plan, values_bind, has_values_bind in reversed(pullouts):
         primitive = UncorrelatedSubquery(kind, subquery_plan, primitive, values_bind, has_values_bind)
     return primitive
@@ -66,11 +69,21 @@ def single_route(
     select: exp.Expression, candidate: RouteCandidate, ctx: PlanContext, text: str | None
 ) -> Primitive:
     """The whole query on one shard (or every shard, for a query each shard answers completely)."""
+    names = column_names(select, ctx.sql) if text is None and select is ctx.name_select else ()
     route = make_route(candidate, select, ctx, text)
-    if text is not None or not isinstance(select, exp.Select):
-        return route
-    names = column_names(select, ctx.sql)
     return Projection(route, names=names) if names else route
+
+
+def _check_derived_tables(clause: FromClause) -> None:
+    """A derived table inside a multi-shard query runs on every shard: each shard's rows must be final."""
+    for item in clause.items:
+        if item.derived is not None and not rows_final_per_shard(
+            item.derived, item.candidate.sharded_sources()
+        ):
+            raise Unsupported(
+                f"derived table '{item.alias}' needs rows from several shards at once (LIMIT, aggregation or "
+                "DISTINCT across shards); this is not supported"
+            )
 
 
 def _pull_out_subqueries(
