@@ -6,12 +6,15 @@ tablet uid N: agent HTTP 15000+N, MariaDB 17000+N); another base shifts them all
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from shardline.errors import InvalidArgument
+from shardline.errors import FailedPrecondition, InvalidArgument
 
 CELL = "zone1"
+DEFAULT_SHARDS = 2
+DEFAULT_REPLICAS = 1
 DEFAULT_PORT_BASE = 15000
 MAX_SHARDS = 16
 MAX_REPLICAS = 5  # uids k*100 + 0..5 stay clear of the gate's and ctld's port offsets
@@ -52,9 +55,56 @@ class ClusterLayout:
         if self.port_base < 1024 or highest > 65535:
             raise InvalidArgument(f"--port-base {self.port_base} puts ports outside 1024..65535")
 
+    @classmethod
+    def resolve(
+        cls, root: Path, shards: int | None, replicas: int | None, port_base: int | None
+    ) -> ClusterLayout:
+        """The layout of the cluster in ``root``: the options it was created with (given options must match
+        them), or for a new root the given options and defaults."""
+        saved = cls.load(root)
+        if saved is None:
+            return cls(
+                root.resolve(),
+                DEFAULT_SHARDS if shards is None else shards,
+                DEFAULT_REPLICAS if replicas is None else replicas,
+                DEFAULT_PORT_BASE if port_base is None else port_base,
+            )
+        for option, given, kept in (
+            ("--shards", shards, saved.shards),
+            ("--replicas", replicas, saved.replicas),
+            ("--port-base", port_base, saved.port_base),
+        ):
+            if given is not None and given != kept:
+                raise FailedPrecondition(
+                    f"the cluster in {root} was created with {option} {kept}; leave {option} out, "
+                    "or use another --root"
+                )
+        return saved
+
+    @classmethod
+    def load(cls, root: Path) -> ClusterLayout | None:
+        """The layout saved in ``root`` by :meth:`save`, or None if there is no cluster there."""
+        try:
+            data = json.loads((root / "cluster.json").read_text())
+            return cls(root.resolve(), int(data["shards"]), int(data["replicas"]), int(data["port_base"]))
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise FailedPrecondition(f"{root / 'cluster.json'} is damaged: {exc!r}") from None
+
+    def save(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        data = {"shards": self.shards, "replicas": self.replicas, "port_base": self.port_base}
+        (self.root / "cluster.json").write_text(json.dumps(data) + "\n")
+
     @property
     def cell(self) -> str:
         return CELL
+
+    @property
+    def durability_policy(self) -> str:
+        """Semi-sync when every shard has a replica to acknowledge; none otherwise."""
+        return "semi_sync" if self.replicas > 0 else "none"
 
     @property
     def topo_spec(self) -> str:

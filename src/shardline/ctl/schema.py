@@ -7,24 +7,30 @@ import argparse
 import json
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymysql.converters import escape_string
-from sqlglot.dialects.dialect import Dialect
-from sqlglot.errors import TokenError
-from sqlglot.tokens import TokenType
 
 from shardline.ctl.commands import CELLS_ARG, Arg, Command
 from shardline.ctl.context import CtlContext, on_tablets, split_cells
 from shardline.errors import FailedPrecondition, InvalidArgument, NotFound
 from shardline.topo.records import Tablet
-from shardline.vindexes.vschema import KeyspaceVSchema, VSchema, vindex_columns
+
+if TYPE_CHECKING:
+    from shardline.vindexes.vschema import KeyspaceVSchema
+
+# sqlglot and the vindex model are imported where used: every shardline process imports this module (for the
+# CLI's command table) and most never run these commands.
 
 _MAX_COLUMN_ROWS = 1_000_000
 
 
 def split_statements(sql: str) -> list[str]:
     """The statements of a ``;``-separated script; comments before a statement and empty statements are dropped."""
+    from sqlglot.dialects.dialect import Dialect
+    from sqlglot.errors import TokenError
+    from sqlglot.tokens import TokenType
+
     if not isinstance(sql, str):
         raise InvalidArgument("the SQL must be a string")
     try:
@@ -78,6 +84,8 @@ async def apply_vschema(ctx: CtlContext, keyspace: str, vschema: dict[str, Any])
     """Validates a keyspace's VSchema (vindex types, tables, sequences across keyspaces, and that every
     column_vindexes column exists in the table on each shard that has a primary), saves it and rebuilds
     SrvVSchema in every cell. Nothing is saved if any check fails."""
+    from shardline.vindexes.vschema import KeyspaceVSchema, VSchema
+
     await ctx.ts.get_keyspace(keyspace)
     parsed = KeyspaceVSchema.from_json(keyspace, vschema)
     all_keyspaces = {name: await _stored_vschema(ctx, name) for name in await ctx.ts.get_keyspace_names()}
@@ -96,6 +104,8 @@ async def _stored_vschema(ctx: CtlContext, keyspace: str) -> dict[str, Any]:
 
 
 async def _check_vindex_columns(ctx: CtlContext, parsed: KeyspaceVSchema) -> None:
+    from shardline.vindexes.vschema import vindex_columns
+
     needed = vindex_columns(parsed)
     if not needed:
         return

@@ -78,7 +78,7 @@ class TabletAgent:
         self.mysql = tablet_instance(config.root, config.alias.uid, config.mysql_port)
         self.flavor = MariadbFlavor()
         self.tablet: Tablet | None = None
-        self.health = HealthBroadcast(self._health(config.tablet_type, False, None, "starting"))
+        self.health = HealthBroadcast()
         self._semi_sync = False
         self._action_lock = asyncio.Lock()
         self._health_task: asyncio.Task[None] | None = None
@@ -200,29 +200,29 @@ class TabletAgent:
 
     async def refresh_health(self) -> None:
         """Probes MariaDB now and publishes the resulting health report."""
+        self.health.publish(await self._check_health())
+
+    async def _check_health(self) -> Health:
         tablet_type = self.tablet.type if self.tablet else self.config.tablet_type
         try:
             read_only, status = await asyncio.to_thread(self._with_conn, self._probe)
         except ShardlineError as exc:
-            self.health.publish(self._health(tablet_type, False, None, f"mysql: {exc}"))
-            return
+            return self._health(tablet_type, False, None, f"mysql: {exc}")
         if tablet_type == TabletType.PRIMARY:
-            error = "primary is read-only" if read_only else None
-            self.health.publish(self._health(tablet_type, not read_only, None, error))
-        elif tablet_type in _READ_TYPES:
-            if status is None:
-                self.health.publish(self._health(tablet_type, False, None, "replication is not configured"))
-            elif not (status.io_running and status.sql_running):
-                error = f"replication is not running (IO {status.io_running}, SQL {status.sql_running})"
-                if status.last_error:
-                    error += f": {status.last_error}"
-                self.health.publish(self._health(tablet_type, False, status.lag_seconds, error))
-            else:
-                lag = status.lag_seconds or 0
-                error = f"replication lag {lag}s is above {UNHEALTHY_LAG_SECONDS}s" if lag > UNHEALTHY_LAG_SECONDS else None
-                self.health.publish(self._health(tablet_type, error is None, lag, error))
-        else:
-            self.health.publish(self._health(tablet_type, False, None, None))
+            return self._health(tablet_type, not read_only, None, "primary is read-only" if read_only else None)
+        if tablet_type not in _READ_TYPES:
+            return self._health(tablet_type, False, None, None)
+        if status is None:
+            return self._health(tablet_type, False, None, "replication is not configured")
+        if not (status.io_running and status.sql_running):
+            error = f"replication is not running (IO {status.io_running}, SQL {status.sql_running})"
+            if status.last_error:
+                error += f": {status.last_error}"
+            return self._health(tablet_type, False, status.lag_seconds, error)
+        lag = status.lag_seconds or 0
+        if lag > UNHEALTHY_LAG_SECONDS:
+            return self._health(tablet_type, False, lag, f"replication lag {lag}s is above {UNHEALTHY_LAG_SECONDS}s")
+        return self._health(tablet_type, True, lag, None)
 
     def _probe(self, conn: Conn) -> tuple[bool, Any]:
         read_only = bool(query(conn, "SELECT @@GLOBAL.read_only")[0][0])

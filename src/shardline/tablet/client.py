@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import aiohttp
@@ -113,18 +114,26 @@ class TabletManagerClient:
 async def stream_health(tablet: Tablet, session: aiohttp.ClientSession | None = None) -> AsyncIterator[Health]:
     """Yields the tablet's health reports as they arrive (the first at once). Raises Unavailable when the
     tablet cannot be reached or the stream breaks; the iteration ends when the agent shuts down."""
+    async with aclosing(stream_health_at(f"{tablet.hostname}:{tablet.port}", session)) as reports:
+        async for health in reports:
+            yield health
+
+
+async def stream_health_at(address: str, session: aiohttp.ClientSession | None = None) -> AsyncIterator[Health]:
+    """:func:`stream_health` of the agent listening at ``host:port`` (whatever topo says)."""
     own_session = session is None
     session = session or aiohttp.ClientSession()
-    url = tablet_url(tablet, "/health/stream")
+    url = f"http://{address}/health/stream"
     try:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=4 * RESEND_SECONDS)) as response:
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=5, sock_read=4 * RESEND_SECONDS)
+        async with session.get(url, timeout=timeout) as response:
             if response.status != 200:
                 raise Unavailable(f"{url} answered HTTP {response.status}")
             async for line in response.content:
                 if line.strip():
                     yield Health.from_json(json.loads(line))
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        raise Unavailable(f"health stream of tablet {tablet.alias} at {url} failed: {exc}") from None
+        raise Unavailable(f"health stream at {url} failed: {exc or type(exc).__name__}") from None
     finally:
         if own_session:
             await session.close()

@@ -43,10 +43,10 @@ class Health:
 
 
 class HealthBroadcast:
-    """The latest health report; subscribers wait for the next change (or a timeout) and read it."""
+    """The latest health report (None until the first); subscribers wait for the next change or a timeout."""
 
-    def __init__(self, initial: Health) -> None:
-        self.current = initial
+    def __init__(self) -> None:
+        self.current: Health | None = None
         self.closed = False
         self._changed = asyncio.Event()
 
@@ -63,7 +63,7 @@ class HealthBroadcast:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def next(self, timeout: float) -> Health:
+    async def next(self, timeout: float) -> Health | None:
         """The report after the next change, or the current one after ``timeout`` seconds without change."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout)

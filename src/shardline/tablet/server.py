@@ -1,6 +1,6 @@
 """The tablet agent's HTTP server: ``POST /rpc/<Method>`` (JSON arguments -> JSON result) and
-``GET /health/stream`` (NDJSON health reports: one on connect, then on every change and at least every
-``health.RESEND_SECONDS``)."""
+``GET /health/stream`` (NDJSON health reports: one on connect, or as soon as the agent has started, then on
+every change and at least every ``health.RESEND_SECONDS``)."""
 
 from __future__ import annotations
 
@@ -69,7 +69,8 @@ def build_app(agent: TabletAgent) -> web.Application:
         health = agent.health.current
         try:
             while not agent.health.closed:
-                await response.write(json.dumps(health.to_json()).encode() + b"\n")
+                if health is not None:  # None until the agent has started
+                    await response.write(json.dumps(health.to_json()).encode() + b"\n")
                 health = await agent.health.next(RESEND_SECONDS)
         except ConnectionResetError:  # the subscriber went away
             pass
