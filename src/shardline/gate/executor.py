@@ -24,6 +24,7 @@ from shardline.gate.setparse import Scope, parse_set
 from shardline.gate.vcursor_impl import SessionVCursor
 from shardline.mysql.responses import parse_ok
 from shardline.sqltypes import DECIMAL_TYPES, FLOAT_TYPES, INTEGER_TYPES, Field, FieldType, Result
+from shardline.vindexes.base import CommitOrder
 
 if TYPE_CHECKING:
     from shardline.gate.engine.vcursor import ShardTarget
@@ -93,7 +94,8 @@ class Executor:
         key = PlanCache.key(normalized, str(session.target), version)
         plan = self.plans.get(key)
         if plan is None:
-            plan = build_plan(normalized, vschema, keyspace=session.target.keyspace or None)
+            plan = build_plan(normalized, vschema, keyspace=session.target.keyspace or None,
+                              shard=session.target.shard or None)
             self.plans.put(key, plan)
         return plan
 
@@ -123,10 +125,26 @@ class Executor:
                 if insert_id:
                     session.last_insert_id = insert_id
             return _plan_type(root), raw
-        result = await root.execute(vcursor, bind_vars)
+        if kind is K.SELECT or session.in_transaction:
+            result = await root.execute(vcursor, bind_vars)
+        else:
+            result = await self._autocommit_dml(session, root, vcursor, bind_vars)
         if kind is not K.SELECT and result.insert_id:
             session.last_insert_id = result.insert_id
         return _plan_type(root), result
+
+    async def _autocommit_dml(self, session: Session, root: Primitive, vcursor: SessionVCursor,
+                              bind_vars: dict[str, Any]) -> Result:
+        """A DML statement that touches several shards or lookup tables, in autocommit mode, runs in a
+        transaction of its own, so that it applies entirely or not at all."""
+        session.in_transaction = True
+        try:
+            result = await root.execute(vcursor, bind_vars)
+        except BaseException:
+            await self.scatter.rollback(session)
+            raise
+        await self.scatter.commit(session)
+        return result
 
     # -- prepared statements -----------------------------------------------------------------------------
 
@@ -172,17 +190,18 @@ class Executor:
             self.metrics.observe_query(plan_kind, session.target.keyspace, time.perf_counter() - start)
 
     async def execute_nested(self, session: Session, sql: str, bind_vars: dict[str, Any], *,
-                             autocommit: bool = False) -> Result:
+                             autocommit: bool = False, commit_order: CommitOrder = CommitOrder.NORMAL) -> Result:
         """A statement issued by a plan (lookup vindexes, sequences): planned like a client's, never relayed.
 
-        ``autocommit`` runs it outside the session's transaction, on pooled connections.
+        ``autocommit`` runs it outside the session's transactions, on pooled connections; otherwise it joins
+        the session's transaction of ``commit_order``.
         """
         run_in = session
         if autocommit and session.in_transaction:
             run_in = dataclasses.replace(session, in_transaction=False, autocommit=True, shard_sessions={},
-                                         savepoints=[])
+                                         pre_sessions={}, post_sessions={}, savepoints=[])
         plan = self.plan_for(run_in, sql)
-        return await plan.root.execute(SessionVCursor(self, run_in, sql), bind_vars)
+        return await plan.root.execute(SessionVCursor(self, run_in, sql, commit_order), bind_vars)
 
     # -- everything else ---------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from shardline.errors import FailedPrecondition, ShardlineError
 from shardline.gate.session import ShardSession, TransactionMode
+from shardline.vindexes.base import CommitOrder
 
 if TYPE_CHECKING:
     from shardline.gate.engine.vcursor import ShardTarget
@@ -20,25 +21,28 @@ if TYPE_CHECKING:
     from shardline.mysql.client import PreparedStatement
     from shardline.sqltypes import Result
 
-
 T = TypeVar("T")
 MAX_PREPARED_PER_CONNECTION = 256
+_COMMIT_SEQUENCE = (CommitOrder.PRE, CommitOrder.NORMAL, CommitOrder.POST)
 
 
 class ScatterConn:
-    """The session-aware way to reach shards."""
+    """The session-aware way to reach shards. ``order`` picks which of the session's transactions a
+    statement joins (the main one, or the pre/post ones consistent lookups use)."""
 
     def __init__(self, gateway: TabletGateway, metrics: GateMetrics) -> None:
         self.gateway = gateway
         self.metrics = metrics
 
-    async def execute(self, session: Session, queries: list[tuple[ShardTarget, str]]) -> list[Result]:
+    async def execute(self, session: Session, queries: list[tuple[ShardTarget, str]],
+                      order: CommitOrder = CommitOrder.NORMAL) -> list[Result]:
         """Runs each query on its shard, concurrently; results come back in the order of ``queries``."""
         if len(queries) == 1:
             target, sql = queries[0]
-            return [await self.run(session, target, _query_op(sql))]
+            return [await self.run(session, target, _query_op(sql), order)]
         results = await asyncio.gather(
-            *(self.run(session, target, _query_op(sql)) for target, sql in queries), return_exceptions=True)
+            *(self.run(session, target, _query_op(sql), order) for target, sql in queries),
+            return_exceptions=True)
         for outcome in results:
             if isinstance(outcome, BaseException):
                 raise outcome
@@ -60,16 +64,17 @@ class ScatterConn:
         """Prepares a statement on the shard (kept for later executions) and returns its metadata."""
         return await self.run(session, target, lambda conn: _prepared(conn, sql))
 
-    async def run(self, session: Session, target: ShardTarget, op: Callable[[PooledConnection], Awaitable[T]]) -> T:
+    async def run(self, session: Session, target: ShardTarget, op: Callable[[PooledConnection], Awaitable[T]],
+                  order: CommitOrder = CommitOrder.NORMAL) -> T:
         """Runs ``op`` on the connection the session uses for the shard: its transaction's, or a pooled one."""
         tablet_type = session.target.tablet_type
         start = time.perf_counter()
         try:
             if session.in_transaction and tablet_type == "primary":
-                shard_session = await self._shard_session(session, target)
+                shard_session = await self._shard_session(session, target, order)
                 async with shard_session.lock:  # one statement at a time on a transaction's connection
                     return await op(shard_session.connection)
-            conn = await self._borrow(session, target)
+            conn = await self.gateway.connection(target, tablet_type, session.settings_key, _settings_sql(session))
             try:
                 return await op(conn)
             finally:
@@ -77,43 +82,42 @@ class ScatterConn:
         finally:
             self.metrics.observe_shard_query(target.keyspace, target.name, tablet_type, time.perf_counter() - start)
 
-    async def _borrow(self, session: Session, target: ShardTarget) -> PooledConnection:
-        return await self.gateway.connection(
-            target, session.target.tablet_type, session.settings_key, _settings_sql(session))
-
-    async def _shard_session(self, session: Session, target: ShardTarget) -> ShardSession:
+    async def _shard_session(self, session: Session, target: ShardTarget, order: CommitOrder) -> ShardSession:
         key = (target.keyspace, target.name)
-        existing = session.shard_sessions.get(key)
+        sessions = session.sessions_for(order)
+        existing = sessions.get(key)
         if existing is not None:
             return existing
-        if session.shard_sessions and session.transaction_mode is TransactionMode.SINGLE:
-            open_shards = ", ".join(f"{ks}/{shard}" for ks, shard in session.shard_sessions)
+        if (order is CommitOrder.NORMAL and sessions
+                and session.transaction_mode is TransactionMode.SINGLE):
+            open_shards = ", ".join(f"{ks}/{shard}" for ks, shard in sessions)
             raise FailedPrecondition(
                 f"multi-db transaction attempted: transaction_mode is single, the transaction is open on "
                 f"{open_shards} and this statement needs {target.keyspace}/{target.name}", code=1105)
         conn = await self.gateway.connection(target, "primary", session.settings_key, _settings_sql(session))
         try:
-            await conn.connection.query(session.begin_statement)
-            for savepoint in session.savepoints:
-                await conn.connection.query(savepoint)
+            await conn.connection.query(session.begin_statement if order is CommitOrder.NORMAL else "BEGIN")
+            if order is CommitOrder.NORMAL:
+                for savepoint in session.savepoints:
+                    await conn.connection.query(savepoint)
         except BaseException:
             conn.release()
             raise
-        shard_session = session.shard_sessions[key] = ShardSession(target, conn)
+        shard_session = sessions[key] = ShardSession(target, conn)
         return shard_session
 
     async def commit(self, session: Session) -> None:
-        """Commits every shard of the session's transaction, one after the other.
+        """Commits the session's transactions, pre, main and post, each shard after the other.
 
-        In ``multi`` mode a failure part-way leaves the shards committed so far committed: the error names
-        them, and the remaining shards are rolled back.
+        A failure part-way leaves the shards committed so far committed: the error names them, and the rest
+        are rolled back.
         """
-        shard_sessions = list(session.shard_sessions.values())
         committed: list[str] = []
         try:
-            for shard_session in shard_sessions:
-                await shard_session.connection.connection.query("COMMIT")
-                committed.append(f"{shard_session.target.keyspace}/{shard_session.target.name}")
+            for order in _COMMIT_SEQUENCE:
+                for shard_session in list(session.sessions_for(order).values()):
+                    await shard_session.connection.connection.query("COMMIT")
+                    committed.append(f"{shard_session.target.keyspace}/{shard_session.target.name}")
         except ShardlineError as exc:
             await self.rollback(session)
             if committed:
@@ -125,22 +129,24 @@ class ScatterConn:
             self._release_all(session)
 
     async def rollback(self, session: Session) -> None:
-        """Rolls back every shard of the session's transaction; a shard that fails to answer is dropped."""
-        shard_sessions = list(session.shard_sessions.values())
+        """Rolls back every shard of the session's transactions; a shard that fails to answer is dropped."""
+        shard_sessions = [s for order in _COMMIT_SEQUENCE for s in session.sessions_for(order).values()]
         await asyncio.gather(*(s.connection.connection.query("ROLLBACK") for s in shard_sessions),
                              return_exceptions=True)
         self._release_all(session)
 
     async def run_on_open_shards(self, session: Session, sql: str) -> None:
-        """Runs a statement (a SAVEPOINT) on every shard already in the transaction."""
+        """Runs a statement (a SAVEPOINT) on every shard already in the main transaction."""
         for shard_session in session.shard_sessions.values():
             await shard_session.connection.connection.query(sql)
 
     @staticmethod
     def _release_all(session: Session) -> None:
-        for shard_session in session.shard_sessions.values():
-            shard_session.connection.release()
-        session.shard_sessions.clear()
+        for order in _COMMIT_SEQUENCE:
+            sessions = session.sessions_for(order)
+            for shard_session in sessions.values():
+                shard_session.connection.release()
+            sessions.clear()
         session.savepoints.clear()
         session.in_transaction = False
 

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from shardline.errors import InvalidArgument
+from shardline.vindexes.base import CommitOrder
 
 if TYPE_CHECKING:
     from shardline.gate.engine.vcursor import ShardTarget
@@ -68,6 +69,9 @@ class Session:
     in_transaction: bool = False
     transaction_mode: TransactionMode = TransactionMode.MULTI
     shard_sessions: dict[tuple[str, str], ShardSession] = field(default_factory=dict)
+    # Vitess's pre- and post-session: transactions committed before / after the main one (consistent lookups).
+    pre_sessions: dict[tuple[str, str], ShardSession] = field(default_factory=dict)
+    post_sessions: dict[tuple[str, str], ShardSession] = field(default_factory=dict)
     begin_statement: str = "BEGIN"  # START TRANSACTION with the client's characteristics, sent to each shard
     savepoints: list[str] = field(default_factory=list)  # replayed on shards that join the transaction later
     # Assignments of MySQL session variables (name -> ``SET`` item text), applied on every backend connection
@@ -75,6 +79,14 @@ class Session:
     system_settings: dict[str, str] = field(default_factory=dict)
     last_insert_id: int = 0
     warnings: int = 0
+
+    def sessions_for(self, order: CommitOrder) -> dict[tuple[str, str], ShardSession]:
+        """The shard sessions of the transaction that commits in ``order``."""
+        if order is CommitOrder.PRE:
+            return self.pre_sessions
+        if order is CommitOrder.POST:
+            return self.post_sessions
+        return self.shard_sessions
 
     @property
     def settings_key(self) -> str:

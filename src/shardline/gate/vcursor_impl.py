@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shardline.errors import NotFound
+from shardline.gate.engine.sqltemplate import SQLTemplate
+from shardline.vindexes.base import CommitOrder
 
 if TYPE_CHECKING:
     from shardline.gate.engine.vcursor import ShardTarget
@@ -15,14 +17,17 @@ if TYPE_CHECKING:
 
 
 class SessionVCursor:
-    """One statement's view: built per statement, so ``original_sql`` is that statement's text."""
+    """One statement's view: built per statement, so ``original_sql`` is that statement's text. Its shard
+    queries join the session's transaction of ``commit_order``."""
 
-    __slots__ = ("executor", "session", "_original_sql")
+    __slots__ = ("executor", "session", "_original_sql", "commit_order")
 
-    def __init__(self, executor: Executor, session: Session, original_sql: str) -> None:
+    def __init__(self, executor: Executor, session: Session, original_sql: str,
+                 commit_order: CommitOrder = CommitOrder.NORMAL) -> None:
         self.executor = executor
         self.session = session
         self._original_sql = original_sql
+        self.commit_order = commit_order
 
     @property
     def original_sql(self) -> str:
@@ -42,10 +47,18 @@ class SessionVCursor:
         return self.executor.serving.shard_for_keyspace_id(keyspace, keyspace_id, self.session.target.tablet_type)
 
     async def execute_on_shards(self, queries: list[tuple[ShardTarget, str]]) -> list[Result]:
-        return await self.executor.scatter.execute(self.session, queries)
+        return await self.executor.scatter.execute(self.session, queries, self.commit_order)
 
-    async def execute(self, sql: str, bind_vars: dict[str, Any], *, autocommit: bool = False) -> Result:
-        return await self.executor.execute_nested(self.session, sql, bind_vars, autocommit=autocommit)
+    async def execute(self, sql: str, bind_vars: dict[str, Any], *, autocommit: bool = False,
+                      commit_order: CommitOrder = CommitOrder.NORMAL) -> Result:
+        return await self.executor.execute_nested(self.session, sql, bind_vars, autocommit=autocommit,
+                                                  commit_order=commit_order)
+
+    async def execute_keyspace_id(self, keyspace: str, keyspace_id: bytes, sql: str,
+                                  bind_vars: dict[str, Any]) -> Result:
+        target = self.shard_for_keyspace_id(keyspace, keyspace_id)
+        (result,) = await self.execute_on_shards([(target, SQLTemplate(sql).render(bind_vars))])
+        return result
 
     async def next_sequence_ids(self, sequence: Table, count: int) -> int:
         return await self.executor.sequences.next_ids(self, sequence, count)

@@ -1,0 +1,158 @@
+"""The gate as a MySQL server: clients, targeting, session state, SHOW, errors."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import subprocess
+import urllib.request
+
+import MySQLdb
+import pymysql
+import pytest
+import sqlalchemy
+
+from tests.e2e.cluster import ClusterThread
+
+
+def rows(conn: pymysql.connections.Connection, sql: str) -> list[tuple]:
+    with conn.cursor() as cursor:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+
+
+def test_mariadb_cli_queries_through_the_gate(e2e_cluster: ClusterThread):
+    out = subprocess.run(
+        ["mariadb", "--no-defaults", "-h127.0.0.1", f"-P{e2e_cluster.gate_port}", "-uroot", "-N", "-B", "commerce",
+         "-e", "SELECT 40 + 2; SHOW TABLES"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split()
+    assert lines[0] == "42"
+    assert "product" in lines and "customer_seq" in lines
+
+
+def test_mysqldb_and_sqlalchemy_connect_and_query(e2e_cluster: ClusterThread):
+    conn = MySQLdb.connect(host="127.0.0.1", port=e2e_cluster.gate_port, user="root", passwd="", db="commerce")
+    try:
+        cursor = conn.cursor()
+        cursor.execute("SELECT DATABASE(), 1 + 1")
+        assert cursor.fetchone() == ("commerce", 2)
+    finally:
+        conn.close()
+    engine = sqlalchemy.create_engine(f"mysql+pymysql://root:@127.0.0.1:{e2e_cluster.gate_port}/commerce")
+    try:
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text("DELETE FROM product WHERE sku LIKE 'sa-%'"))
+            conn.execute(sqlalchemy.text("INSERT INTO product (sku, description, price) VALUES ('sa-1', 'x', 1.50)"))
+        with engine.connect() as conn:
+            price = conn.execute(sqlalchemy.text("SELECT price FROM product WHERE sku = 'sa-1'")).scalar_one()
+        assert str(price) == "1.50"
+    finally:
+        engine.dispose()
+
+
+def test_use_targets_keyspace_shard_and_tablet_type(e2e_cluster: ClusterThread):
+    conn = e2e_cluster.connect()
+    try:
+        rows(conn, "USE customer")
+        assert rows(conn, "SELECT DATABASE()") == [("customer",)]
+        rows(conn, "USE `customer:-80`")
+        assert rows(conn, "SELECT COUNT(*) FROM customer WHERE 1 = 0") == [(0,)]
+        rows(conn, "USE commerce@replica")
+        assert rows(conn, "SELECT @@read_only") == [(1,)]  # answered by the replica
+        rows(conn, "USE commerce")
+        assert rows(conn, "SELECT @@read_only") == [(0,)]  # the primary
+        with pytest.raises(pymysql.err.OperationalError) as info:
+            rows(conn, "USE nosuchkeyspace")
+        assert info.value.args[0] == 1049
+    finally:
+        conn.close()
+
+
+def test_show_statements(e2e_cluster: ClusterThread):
+    conn = e2e_cluster.connect("customer")
+    try:
+        databases = {r[0] for r in rows(conn, "SHOW DATABASES")}
+        assert {"commerce", "customer"} <= databases
+        assert rows(conn, "SHOW VITESS_SHARDS") == [("commerce/0",), ("customer/-80",), ("customer/80-",)]
+        tablets = rows(conn, "SHOW VITESS_TABLETS")
+        assert len(tablets) == 4
+        assert sum(1 for t in tablets if t[3] == "PRIMARY" and t[4] == "SERVING") == 3
+        tables = {r[0] for r in rows(conn, "SHOW TABLES")}
+        assert {"customer", "corder", "product"} <= tables
+        create = rows(conn, "SHOW CREATE TABLE corder")[0][1]
+        assert create.startswith("CREATE TABLE `corder`")
+        columns = [r[0] for r in rows(conn, "SHOW COLUMNS FROM commerce.product")]
+        assert columns == ["sku", "description", "price"]
+        assert rows(conn, "SHOW VARIABLES LIKE 'version_comment'")
+    finally:
+        conn.close()
+
+
+def test_session_variables_follow_the_session_across_pooled_connections(e2e_cluster: ClusterThread):
+    strict, relaxed = e2e_cluster.connect("customer"), e2e_cluster.connect("customer")
+    try:
+        rows(strict, "SET sql_mode = 'ANSI_QUOTES', @marker = 'strict'")
+        for _ in range(5):  # pooled connections are shared; each session must keep its own settings
+            assert rows(strict, "SELECT @@sql_mode, @marker") == [("ANSI_QUOTES", "strict")]
+            mode, marker = rows(relaxed, "SELECT @@sql_mode, @marker")[0]
+            assert "ANSI_QUOTES" not in mode and marker is None
+        with pytest.raises(pymysql.err.NotSupportedError) as info:
+            rows(strict, "SET GLOBAL max_connections = 10")
+        assert info.value.args[0] == 1235
+    finally:
+        strict.close()
+        relaxed.close()
+
+
+def test_errors_carry_mysql_codes_and_the_connection_survives(e2e_cluster: ClusterThread):
+    conn = e2e_cluster.connect("customer")
+    try:
+        for sql, code in [("SELECT * FROM no_such_table", 1146), ("SELEC 1", 1064),
+                          ("SELECT * FROM nosuchks.customer", 1049)]:
+            with pytest.raises(pymysql.err.MySQLError) as info:
+                rows(conn, sql)
+            assert info.value.args[0] == code, (sql, info.value.args)
+        assert rows(conn, "SELECT 1") == [(1,)]
+    finally:
+        conn.close()
+
+
+def test_wrong_password_is_refused(e2e_cluster: ClusterThread):
+    with pytest.raises(pymysql.err.OperationalError) as info:
+        pymysql.connect(host="127.0.0.1", port=e2e_cluster.gate_port, user="root", password="wrong")
+    assert info.value.args[0] == 1045
+
+
+def test_malformed_and_oversized_packets_do_not_disturb_other_clients(e2e_cluster: ClusterThread):
+    bystander = e2e_cluster.connect("customer")
+    try:
+        for junk in (b"\x01\x00\x00\x00\xff", struct.pack("<I", 0xFFFFFF)[:3] + b"\x00" + b"x" * 100):
+            with socket.create_connection(("127.0.0.1", e2e_cluster.gate_port), timeout=5) as sock:
+                sock.recv(1024)  # the server greeting
+                sock.sendall(junk)
+                sock.settimeout(5)
+                try:
+                    while sock.recv(1024):
+                        pass
+                except (TimeoutError, ConnectionResetError):
+                    pass
+        assert rows(bystander, "SELECT 7") == [(7,)]
+    finally:
+        bystander.close()
+
+
+def test_metrics_and_querylog_endpoints(e2e_cluster: ClusterThread):
+    conn = e2e_cluster.connect("customer")
+    try:
+        rows(conn, "SELECT * FROM customer WHERE customer_id = 1")
+    finally:
+        conn.close()
+    assert e2e_cluster.gate is not None
+    base = f"http://127.0.0.1:{e2e_cluster.gate.http_port}"
+    metrics = urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode()
+    assert 'shardline_gate_queries_total{keyspace="customer",plan="EqualUnique"}' in metrics
+    assert "shardline_gate_shard_query_seconds_bucket" in metrics
+    status = json.loads(urllib.request.urlopen(f"{base}/debug/status", timeout=5).read())
+    assert status["keyspaces"]["customer"]["primary"] == ["-80", "80-"]
