@@ -12,15 +12,12 @@ from shardline.gate.engine.routing import RouteVariant, Routing
 from shardline.gate.engine.sqltemplate import SQLTemplate
 from shardline.gate.planner.classify import StatementKind, classify
 from shardline.gate.planner.context import PlanContext
+from shardline.gate.planner.dml import plan_dml, plan_replace
+from shardline.gate.planner.dml_sequence import plan_next_values
 from shardline.gate.planner.parse import parse
 from shardline.gate.planner.plan import Plan
 from shardline.gate.planner.select import plan_query
 from shardline.vindexes.vschema import VSchema
-
-try:
-    from shardline.gate.planner.dml import plan_dml
-except ImportError:  # the DML planner is not there yet: DML is refused below
-    plan_dml = None
 
 _LIST_BIND = re.compile(r"(?<![:\w])::([A-Za-z_]\w*)")
 
@@ -46,6 +43,11 @@ def build_plan(
     if kind != StatementKind.SELECT and not kind.is_dml:
         raise Unsupported(f"{kind.value} statements are not planned by the query planner")
     parse_text, list_binds = _list_binds_as_scalars(normalized_sql)
+    if kind in (StatementKind.REPLACE, StatementKind.SELECT):  # REPLACE and NEXT VALUES: sqlglot cannot parse
+        early = PlanContext(vschema, keyspace, normalized_sql, frozenset(list_binds))
+        special = plan_replace(early) if kind == StatementKind.REPLACE else plan_next_values(early)
+        if special is not None:
+            return Plan(kind, normalized_sql, special, tuple(early.tables_used))
     try:
         statement = parse(parse_text)
     except MySQLError:
@@ -54,8 +56,6 @@ def build_plan(
         raise
     ctx = PlanContext(vschema, keyspace, normalized_sql, frozenset(list_binds))
     if kind.is_dml:
-        if plan_dml is None:
-            raise Unsupported(f"{kind.value} is not supported yet")
         root = plan_dml(statement, ctx)
     else:
         ctx.name_select = _first_select(statement)
