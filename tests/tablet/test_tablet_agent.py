@@ -115,3 +115,14 @@ async def test_cannot_start_as_primary_or_in_an_unknown_keyspace(topo, tmp_path)
     with pytest.raises(NotFound, match="keyspace 'nope' does not exist"):
         await TabletAgent(topo, config).start(free_port())
     assert await topo.get_tablets("zone1") == []
+
+
+async def test_stopping_the_agent_ends_open_health_streams(topo, start_tablet):
+    server = await start_tablet(100)
+    tablet = await topo.get_tablet(TabletAlias("zone1", 100))
+    async with aclosing(stream_health(tablet)) as stream:
+        await anext(stream)
+        await asyncio.wait_for(server.stop(), timeout=15)
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(anext(stream), timeout=5)
+    assert not server.agent.mysql.status().running
