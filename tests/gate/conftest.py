@@ -1,7 +1,7 @@
 """Engine fixtures: the ``customer`` keyspace split by ``hash(customer_id)`` over two MariaDB instances (shards
 -80 and 80-), the unsharded ``commerce`` keyspace, and a reference instance holding all rows in one place.
 
-:class:`ShardedEnv` runs statements through the planner and the engine with :class:`TestVCursor` (real shards,
+:class:`ShardedEnv` runs statements through the planner and the engine with :class:`DirectVCursor` (real shards,
 no gate) and on the reference, so tests compare both answers. The data is the differential test's
 (``tests.e2e.differential.schema``), so its query corpus runs here too.
 """
@@ -45,7 +45,7 @@ COMMERCE_PRODUCTS = [
 
 
 @dataclass
-class TestVCursor:
+class DirectVCursor:
     """The executor's side of execution over direct connections: one per (keyspace, shard), no transactions.
 
     ``log`` records every (shard, SQL) sent, so tests can assert where a plan went.
@@ -136,11 +136,11 @@ class ShardedEnv:
         normalized, _ = normalize(sql)
         return build_plan(normalized, self.vschema, keyspace=keyspace)
 
-    async def run(self, sql: str, keyspace: str | None = "customer") -> tuple[Result, TestVCursor]:
+    async def run(self, sql: str, keyspace: str | None = "customer") -> tuple[Result, DirectVCursor]:
         """Runs the statement through normalize, build_plan and the engine; returns the result and the cursor."""
         normalized, bind_vars = normalize(sql)
         plan = build_plan(normalized, self.vschema, keyspace=keyspace)
-        vcursor = TestVCursor(self, sql)
+        vcursor = DirectVCursor(self, sql)
         return await plan.execute(vcursor, bind_vars), vcursor
 
     async def compare(

@@ -36,7 +36,7 @@ from shardline.gate.planner.evalplan import to_eval
 from shardline.gate.planner.fromclause import FromClause, FromItem
 from shardline.gate.planner.names import column_names
 from shardline.gate.planner.routebuild import make_route
-from shardline.gate.planner.routes import RouteCandidate, candidate_for, column_of
+from shardline.gate.planner.routes import RouteCandidate, candidate_for, column_of, merge
 from shardline.gate.planner.values import bind_value
 
 _RAW_OPS = {
@@ -275,7 +275,7 @@ def _aggregate(node: exp.Expression, plan: _JoinPlan, out: list) -> tuple[int, i
         return ref
     op = _RAW_OPS.get(type(node))
     if op is None:
-        raise Unsupported(f"aggregate function {node.key.upper()} across shards is not supported")
+        raise Unsupported(f"aggregate {generate(node)[:200]} across shards is not supported")
     ref = plan.column(
         plan.target_group(argument), exp.Alias(this=argument.copy(), alias=exp.to_identifier(f"a{len(out)}"))
     )
@@ -363,9 +363,14 @@ def _join_tree(plan: _JoinPlan, ctx: PlanContext) -> tuple[Primitive, list[int]]
 
 def _routing(group: _Group, ctx: PlanContext) -> RouteCandidate:
     """The group's route, re-derived from its predicates now that join variables stand for earlier values."""
-    if len(group.candidate.sources) != 1:
-        return group.candidate
-    return candidate_for(group.candidate.sources[0], group.predicates, ctx)
+    sources = group.candidate.sources
+    if any(item.kind != "inner" for item in group.items[1:]):
+        return group.candidate  # an outer join inside the group: its routing came from the outer side
+    candidate: RouteCandidate | None = candidate_for(sources[0], group.predicates, ctx)
+    for source in sources[1:]:
+        assert candidate is not None
+        candidate = merge(candidate, candidate_for(source, group.predicates, ctx), group.predicates)
+    return candidate if candidate is not None else group.candidate
 
 
 def _group_select(group: _Group) -> exp.Select:

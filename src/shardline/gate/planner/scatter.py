@@ -185,7 +185,7 @@ class _Aggregation:
             self.aggregates.append(AggregateColumn(AggregateOp.AVG_PARTIAL, ref, count_ref))
             return exp.Sum(this=argument.copy())
         else:
-            raise Unsupported(f"aggregate function {node.key.upper()} across shards is not supported")
+            raise Unsupported(f"aggregate {generate(node)[:200]} across shards is not supported")
         return node
 
     def resolve(self, node: exp.Expression) -> int | None:

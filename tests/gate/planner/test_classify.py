@@ -1,0 +1,64 @@
+"""classify: the statement kind from leading words, for the executor's dispatch."""
+
+from __future__ import annotations
+
+import pytest
+
+from shardline.gate.planner import StatementKind as K
+from shardline.gate.planner import classify
+
+CASES = [
+    ("select 1", K.SELECT),
+    ("  /* hint */ SELECT * FROM t", K.SELECT),
+    ("(SELECT 1) UNION (SELECT 2)", K.SELECT),
+    ("WITH x AS (SELECT 1) SELECT * FROM x", K.SELECT),
+    ("-- comment\nINSERT INTO t VALUES (1)", K.INSERT),
+    ("# comment\nreplace into t values (1)", K.REPLACE),
+    ("update t set a = 1", K.UPDATE),
+    ("DELETE FROM t", K.DELETE),
+    ("/*!40101 SET NAMES utf8mb4 */", K.SET),
+    ("/*M!100101 SET @x = 1 */", K.SET),
+    ("set autocommit=0", K.SET),
+    ("USE customer", K.USE),
+    ("SHOW TABLES", K.SHOW),
+    ("BEGIN", K.BEGIN),
+    ("START TRANSACTION READ ONLY", K.BEGIN),
+    ("start slave", K.ADMIN),
+    ("COMMIT WORK", K.COMMIT),
+    ("ROLLBACK", K.ROLLBACK),
+    ("ROLLBACK TO SAVEPOINT s1", K.SAVEPOINT_ROLLBACK),
+    ("rollback work to s1", K.SAVEPOINT_ROLLBACK),
+    ("SAVEPOINT s1", K.SAVEPOINT),
+    ("RELEASE SAVEPOINT s1", K.RELEASE),
+    ("CREATE TABLE t (a INT)", K.DDL),
+    ("alter table t add column b int", K.DDL),
+    ("TRUNCATE t", K.DDL),
+    ("EXPLAIN SELECT 1", K.EXPLAIN),
+    ("describe t", K.EXPLAIN),
+    ("VEXPLAIN PLAN SELECT 1", K.VEXPLAIN),
+    ("LOCK TABLES t READ", K.LOCK_TABLES),
+    ("UNLOCK TABLES", K.UNLOCK_TABLES),
+    ("FLUSH TABLES", K.FLUSH),
+    ("KILL QUERY 12", K.KILL),
+    ("CALL p()", K.CALL),
+    ("PREPARE s FROM 'SELECT 1'", K.PREPARE),
+    ("EXECUTE s", K.EXECUTE),
+    ("DEALLOCATE PREPARE s", K.DEALLOCATE),
+    ("XA START 'x'", K.XA),
+    ("LOAD DATA INFILE 'f' INTO TABLE t", K.LOAD),
+    ("DO SLEEP(1)", K.DO),
+    ("ANALYZE TABLE t", K.ADMIN),
+    ("/* only a comment */", K.COMMENT),
+    ("", K.COMMENT),
+    ("frobnicate the widgets", K.UNKNOWN),
+    ("42", K.UNKNOWN),
+]
+
+
+@pytest.mark.parametrize(("sql", "kind"), CASES)
+def test_statement_kind(sql: str, kind: K):
+    assert classify(sql) is kind
+
+
+def test_dml_kinds():
+    assert [k for k in K if k.is_dml] == [K.INSERT, K.REPLACE, K.UPDATE, K.DELETE]

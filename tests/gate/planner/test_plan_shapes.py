@@ -1,0 +1,276 @@
+"""Plan shapes: which primitives a statement becomes and what each route sends, as ``describe()`` shows them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shardline.errors import MySQLError, NotFound, Unsupported
+from shardline.gate.planner import Plan, StatementKind, build_plan, normalize
+from shardline.vindexes.vschema import VSchema
+
+VSCHEMA = VSchema.from_json(
+    {
+        "customer": {
+            "sharded": True,
+            "vindexes": {
+                "hash": {"type": "hash"},
+                "email_lookup": {
+                    "type": "lookup_unique",
+                    "params": {"table": "commerce.email_idx", "from": "email", "to": "keyspace_id"},
+                },
+                "tag_lookup": {
+                    "type": "lookup",
+                    "params": {"table": "commerce.tag_idx", "from": "tag", "to": "keyspace_id"},
+                },
+            },
+            "tables": {
+                "customer": {
+                    "column_vindexes": [
+                        {"column": "customer_id", "name": "hash"},
+                        {"column": "email", "name": "email_lookup"},
+                        {"column": "tag", "name": "tag_lookup"},
+                    ]
+                },
+                "corder": {"column_vindexes": [{"column": "customer_id", "name": "hash"}]},
+                "country": {"type": "reference"},
+            },
+        },
+        "commerce": {"tables": {"product": {}, "email_idx": {}}},
+    }
+)
+
+
+def plan(sql: str, keyspace: str | None = "customer", **kwargs: Any) -> Plan:
+    return build_plan(normalize(sql)[0], VSCHEMA, keyspace=keyspace, **kwargs)
+
+
+def shape(primitive: dict[str, Any]) -> Any:
+    """The operator tree as nested (operator, variant, inputs...) tuples."""
+    head = (primitive["OperatorType"], primitive.get("Variant", ""))
+    return (*head, *(shape(child) for child in primitive.get("Inputs", [])))
+
+
+def route(sql: str, keyspace: str | None = "customer") -> dict[str, Any]:
+    described = plan(sql, keyspace).describe()["Instructions"]
+    assert described["OperatorType"] == "Route", described
+    return described
+
+
+@pytest.mark.parametrize(
+    ("sql", "variant", "vindex"),
+    [
+        ("SELECT * FROM customer WHERE customer_id = 5", "EqualUnique", "hash"),
+        ("SELECT * FROM customer WHERE 5 = customer_id AND name = 'x'", "EqualUnique", "hash"),
+        ("SELECT * FROM customer WHERE customer_id = -5", "EqualUnique", "hash"),
+        ("SELECT * FROM customer WHERE customer_id IN (5)", "EqualUnique", "hash"),
+        ("SELECT * FROM customer WHERE email = 'a@x'", "EqualUnique", "email_lookup"),
+        ("SELECT * FROM customer WHERE email = 'a@x' AND customer_id = 5", "EqualUnique", "hash"),
+        ("SELECT * FROM customer WHERE tag = 'red'", "Equal", "tag_lookup"),
+        ("SELECT * FROM customer WHERE customer_id IN (1, 2, 3)", "IN", "hash"),
+        ("SELECT * FROM customer WHERE customer_id > 5", "Scatter", None),
+        ("SELECT * FROM customer WHERE customer_id = 5 OR customer_id = 6", "Scatter", None),
+        ("SELECT * FROM country", "Reference", None),
+        ("SELECT * FROM commerce.product", "Unsharded", None),
+        ("SELECT 1", "Reference", None),
+    ],
+)
+def test_route_variant(sql: str, variant: str, vindex: str | None):
+    described = route(sql)
+    assert described["Variant"] == variant
+    assert described.get("Vindex") == vindex
+
+
+def test_unqualified_tables_resolve_in_any_keyspace_without_a_session_keyspace():
+    assert route("SELECT * FROM product", keyspace=None)["Keyspace"] == "commerce"
+    assert route("SELECT * FROM corder WHERE customer_id = 1", keyspace=None)["Variant"] == "EqualUnique"
+
+
+def test_a_single_shard_statement_is_sent_as_the_client_wrote_it():
+    sql = "select  Name , tier+1 from customer where customer_id = 42 order by 2 limit 3"
+    described = route(sql)
+    assert described["Query"] == normalize(sql)[0]
+    assert described["Values"] == [":v2"]
+
+
+def test_unsharded_statements_pass_through_even_with_joins_and_subqueries():
+    sql = "select p.sku, (select count(*) from email_idx) from product p join email_idx e on e.email = p.sku"
+    described = route(sql, keyspace="commerce")
+    assert (described["Variant"], described["Query"]) == ("Unsharded", sql)
+
+
+def test_statements_sqlglot_cannot_parse_pass_through_to_an_unsharded_keyspace():
+    sql = "SELECT * FROM product LOCK IN SHARE MODE PARTITION"
+    described = route(sql, keyspace="commerce")
+    assert described["Query"] == sql
+    with pytest.raises(MySQLError) as caught:
+        plan(sql, keyspace="customer")
+    assert caught.value.code == 1064
+
+
+def test_an_in_route_sends_each_shard_only_its_values():
+    described = route("SELECT name FROM customer WHERE customer_id IN (1, 2, 3)")
+    assert described["Query"] == "SELECT name FROM customer WHERE customer_id IN (:__vals1)"
+    assert described["Values"] == [":v1", ":v2", ":v3"]
+
+
+def test_co_located_joins_and_reference_tables_stay_in_one_route():
+    for sql in [
+        "SELECT * FROM customer c JOIN corder o ON c.customer_id = o.customer_id",
+        "SELECT * FROM customer c LEFT JOIN corder o ON o.customer_id = c.customer_id WHERE c.tier = 1",
+        "SELECT * FROM corder o JOIN country k ON k.code = o.country",
+        "SELECT * FROM customer c WHERE EXISTS (SELECT 1 FROM corder o WHERE o.customer_id = c.customer_id)",
+    ]:
+        assert route(sql)["Variant"] == "Scatter"
+    joined = route(
+        "SELECT * FROM customer c JOIN corder o ON c.customer_id = o.customer_id WHERE o.customer_id = 7"
+    )
+    assert joined["Variant"] == "EqualUnique"
+
+
+def test_a_multi_shard_order_by_merges_on_weight_strings_and_limits_twice():
+    described = plan("SELECT name FROM customer ORDER BY name DESC LIMIT 10 OFFSET 20").describe()
+    assert shape(described["Instructions"]) == ("Projection", "", ("Limit", "", ("Route", "Scatter")))
+    limit = described["Instructions"]["Inputs"][0]
+    assert (limit["Count"], limit["Offset"]) == (":v1", ":v2")
+    shard = limit["Inputs"][0]
+    assert shard["Query"] == (
+        "SELECT name, WEIGHT_STRING(name) FROM customer ORDER BY name DESC LIMIT :__upper_limit1"
+    )
+    assert shard["OrderBy"] == "(0|1) DESC"
+
+
+def test_aggregates_are_split_into_partial_aggregates_on_the_shards():
+    described = plan("SELECT tier, COUNT(*), AVG(balance) FROM customer GROUP BY tier").describe()
+    tree = described["Instructions"]
+    assert shape(tree) == ("Projection", "", ("Aggregate", "Ordered", ("Route", "Scatter")))
+    aggregate = tree["Inputs"][0]
+    assert aggregate["Aggregates"] == "sum_count(1), avg_partial(2|4)"
+    assert aggregate["GroupBy"] == "(0|3)"
+    assert aggregate["Inputs"][0]["Query"] == (
+        "SELECT tier, COUNT(*), SUM(balance), WEIGHT_STRING(tier), COUNT(balance) FROM customer GROUP BY tier"
+    )
+
+
+def test_count_distinct_also_groups_on_its_argument_on_the_shards():
+    tree = plan("SELECT COUNT(DISTINCT name) FROM customer").describe()["Instructions"]
+    query = tree["Inputs"][0]["Inputs"][0]["Query"]
+    assert query == "SELECT name, WEIGHT_STRING(name) FROM customer GROUP BY name"
+    assert tree["Inputs"][0]["Aggregates"] == "count_distinct(0|1)"
+
+
+def test_grouping_on_the_sharding_key_runs_entirely_on_the_shards():
+    tree = plan(
+        "SELECT customer_id, COUNT(*) FROM corder GROUP BY customer_id HAVING COUNT(*) > 1 ORDER BY 2 DESC LIMIT 5"
+    ).describe()["Instructions"]
+    assert shape(tree) == ("Projection", "", ("Limit", "", ("Route", "Scatter")))
+    shard = tree["Inputs"][0]["Inputs"][0]
+    assert "HAVING COUNT(*) > :v1" in shard["Query"]
+    assert shard["OrderBy"] == "1 DESC"
+
+
+def test_having_order_and_limit_after_gate_aggregation():
+    tree = plan(
+        "SELECT tier, SUM(balance) AS s FROM customer GROUP BY tier HAVING s > 10 ORDER BY s DESC LIMIT 2"
+    ).describe()["Instructions"]
+    assert shape(tree) == (
+        "Projection", "", ("Limit", "", ("Sort", "Memory", ("Filter", "", ("Aggregate", "Ordered", ("Route", "Scatter")))))
+    )  # fmt: skip
+    assert tree["Inputs"][0]["Inputs"][0]["Inputs"][0]["Predicate"] == "[COLUMN 1] > :v1"
+
+
+def test_uncorrelated_subquery_of_another_keyspace_is_pulled_out_and_routes_the_outer_query():
+    tree = plan(
+        "SELECT * FROM customer WHERE customer_id IN (SELECT customer_id FROM commerce.product)"
+    ).describe()["Instructions"]
+    assert shape(tree) == ("UncorrelatedSubquery", "PulloutIn", ("Route", "Unsharded"), ("Route", "IN"))
+    outer = tree["Inputs"][1]
+    assert outer["Values"] == [":__sq1"]
+    assert (
+        outer["Query"] == "SELECT * FROM customer WHERE (:__sq_has_values2 = 1 AND customer_id IN (:__vals3))"
+    )
+
+
+def test_scalar_and_exists_subqueries_are_pulled_out():
+    tree = plan("SELECT * FROM corder WHERE qty > (SELECT MAX(price) FROM commerce.product)").describe()
+    assert shape(tree["Instructions"])[:2] == ("UncorrelatedSubquery", "PulloutValue")
+    tree = plan("SELECT * FROM corder WHERE NOT EXISTS (SELECT 1 FROM commerce.product)").describe()
+    assert shape(tree["Instructions"])[:2] == ("UncorrelatedSubquery", "PulloutExists")
+    assert tree["Instructions"]["Inputs"][1]["Query"] == "SELECT * FROM corder WHERE NOT :__sq_has_values2"
+
+
+def test_a_cross_shard_join_binds_left_values_into_the_right_route():
+    tree = plan(
+        "SELECT c.name, o.order_id FROM commerce.product p JOIN corder o ON o.customer_id = p.owner "
+        "JOIN customer c ON c.customer_id = o.customer_id"
+    ).describe()["Instructions"]
+    assert shape(tree) == (
+        "Projection",
+        "",
+        ("Join", "Join", ("Route", "Unsharded"), ("Route", "EqualUnique")),
+    )
+    join = tree["Inputs"][0]
+    assert join["JoinVars"] == {"__owner_1": 0}
+    right = join["Inputs"][1]
+    assert right["Values"] == [":__owner_1"]
+    assert right["Query"].endswith("WHERE o.customer_id = :__owner_1 AND c.customer_id = o.customer_id")
+
+
+def test_a_left_join_across_keyspaces_is_an_outer_nested_loop():
+    tree = plan("SELECT c.customer_id, p.sku FROM customer c LEFT JOIN commerce.product p ON p.sku = c.name")
+    join = tree.describe()["Instructions"]["Inputs"][0]
+    assert (join["OperatorType"], join["Variant"]) == ("Join", "LeftJoin")
+
+
+def test_union_all_of_plain_selects_is_one_scatter_route_and_union_removes_duplicates_at_the_gate():
+    assert route("SELECT name FROM customer UNION ALL SELECT sku FROM corder")["Variant"] == "Scatter"
+    tree = plan("SELECT name FROM customer UNION SELECT sku FROM corder").describe()["Instructions"]
+    assert shape(tree) == (
+        "Projection", "", ("Distinct", "", ("Concatenate", "", ("Route", "Scatter"), ("Route", "Scatter")))
+    )  # fmt: skip
+
+
+def test_a_shard_target_sends_everything_to_that_shard_unparsed():
+    described = plan("SELECT anything FROM anywhere", shard="-80").describe()["Instructions"]
+    assert (described["Variant"], described["TargetDestination"]) == ("ByDestination", "-80")
+
+
+def test_plan_metadata():
+    built = plan("SELECT c.name FROM customer c JOIN corder o ON c.customer_id = o.customer_id")
+    assert built.kind is StatementKind.SELECT
+    assert built.tables == ("customer.customer", "customer.corder")
+    assert built.describe()["QueryType"] == "SELECT"
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT ROW_NUMBER() OVER (ORDER BY name) FROM customer", "window functions"),
+        ("SELECT tier, GROUP_CONCAT(name) FROM customer GROUP BY tier", "GROUP_CONCAT"),
+        ("SELECT COUNT(*) + 1 FROM customer", "expression over aggregates"),
+        ("SELECT * FROM (SELECT * FROM customer LIMIT 5) t", "derived table 't'"),
+        (
+            "SELECT * FROM customer c WHERE c.tier = (SELECT MAX(tier) FROM corder o WHERE o.name = c.name)",
+            "correlated subquery",
+        ),
+        ("SELECT c.name FROM customer c RIGHT JOIN commerce.product p ON p.sku = c.name", "RIGHT JOIN"),
+        ("SELECT * FROM customer c JOIN commerce.product p ON p.sku = c.name", "authoritative column list"),
+        ("WITH x AS (SELECT 1) SELECT * FROM customer", "WITH"),
+        ("SHOW TABLES", "SHOW"),
+    ],
+)
+def test_what_cannot_be_planned_correctly_is_refused(sql: str, message: str):
+    with pytest.raises(Unsupported) as caught:
+        plan(sql)
+    assert caught.value.code == 1235
+    assert message in caught.value.message
+
+
+def test_unknown_tables_and_keyspaces():
+    with pytest.raises(NotFound) as caught:
+        plan("SELECT * FROM nosuch")
+    assert caught.value.code == 1146
+    with pytest.raises(NotFound) as caught:
+        plan("SELECT * FROM nowhere.t")
+    assert caught.value.code == 1049
