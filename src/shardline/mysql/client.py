@@ -7,7 +7,6 @@ Built on ``asyncio.Protocol`` (no streams): a response is collected by scanning 
 from __future__ import annotations
 
 import asyncio
-import socket
 import struct
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
@@ -289,10 +288,7 @@ async def connect(
             if unix_socket:
                 transport, _ = await loop.create_unix_connection(lambda: protocol, unix_socket)
             else:
-                transport, _ = await loop.create_connection(lambda: protocol, host, port)
-                sock = transport.get_extra_info("socket")
-                if sock is not None:
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                transport, _ = await loop.create_connection(lambda: protocol, host, port)  # TCP_NODELAY is set
             try:
                 await protocol.waiter
             except BaseException:
