@@ -68,7 +68,7 @@ class _ClientProtocol(asyncio.Protocol):
         self.lost = Unavailable(
             f"Lost connection to MySQL server ({exc or 'closed by the server'})", code=_LOST, sqlstate="HY000"
         )
-        if self.waiter is not None and not self.waiter.done():
+        if not self.waiter.done():
             self.waiter.set_exception(self.lost)
 
     def data_received(self, data: bytes) -> None:
@@ -76,7 +76,7 @@ class _ClientProtocol(asyncio.Protocol):
             self._handshake_data(data)
             return
         waiter = self.waiter
-        if waiter is None or waiter.done():
+        if waiter.done():
             self._fail(MalformedPacket("malformed packet: data from the server while no command is running"))
             return
         buf: bytes | bytearray
@@ -124,7 +124,7 @@ class _ClientProtocol(asyncio.Protocol):
 
     def _fail(self, exc: ShardlineError) -> None:
         """Ends the connection: a protocol error leaves it in an unknown state."""
-        if self.waiter is not None and not self.waiter.done():
+        if not self.waiter.done():
             self.waiter.set_exception(exc)
         self.lost = self.lost or Unavailable(f"connection closed after an error: {exc}", code=_GONE)
         if self.transport is not None:
