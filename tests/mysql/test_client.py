@@ -8,8 +8,9 @@ import socket
 import pytest
 
 from shardline.errors import MySQLError, Unavailable
-from shardline.mysql.client import Connection, connect, split_packets
+from shardline.mysql.client import Connection, connect
 from shardline.mysql.constants import ServerStatus
+from shardline.mysql.framing import split_packets
 from shardline.mysqlctl.instance import MysqlInstance
 from shardline.mysqlctl.users import DBA
 from shardline.sqltypes import FieldType

@@ -22,7 +22,7 @@ from shardline.mysql.binary import (
 )
 from shardline.mysql.client_protocol import ClientHandshake, ResponseScanner
 from shardline.mysql.constants import CAPABILITIES, MAX_PAYLOAD_CHUNK, ColumnFlag, ServerStatus
-from shardline.mysql.framing import PacketReader, frame, frame_all, resequence
+from shardline.mysql.framing import PacketReader, frame, frame_all, resequence, split_packets
 from shardline.mysql.handshake import (
     Handshake,
     HandshakeResponse,
@@ -68,6 +68,7 @@ def test_frame_splits_and_reader_reassembles(size: int) -> None:
         out.extend(reader.feed(data[i : i + (1 << 20)]))
     assert out == [(3 + packets - 1, payload)]
     assert reader.buffered() == 0
+    assert split_packets(data + frame(b"next", 0)[0]) == [payload, b"next"]
 
 
 def test_reader_returns_several_packets_and_keeps_a_partial_one() -> None:

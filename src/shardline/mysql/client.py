@@ -22,7 +22,7 @@ from shardline.errors import (
 from shardline.mysql.binary import build_execute, parse_binary_row, parse_prepare_ok
 from shardline.mysql.client_protocol import ClientHandshake, ResponseScanner
 from shardline.mysql.constants import Command, ServerStatus
-from shardline.mysql.framing import PacketReader, frame
+from shardline.mysql.framing import PacketReader, frame, split_packets
 from shardline.mysql.resultset import decode_responses, parse_column
 from shardline.mysql.wire import MalformedPacket
 from shardline.sqltypes import Field, Result
@@ -30,11 +30,6 @@ from shardline.sqltypes import Field, Result
 _LOST = 2013  # CR_SERVER_LOST
 _GONE = 2006  # CR_SERVER_GONE_ERROR
 _OUT_OF_SYNC = 2014  # CR_COMMANDS_OUT_OF_SYNC
-
-
-def split_packets(data: bytes) -> list[bytes]:
-    """The payloads of complete framed packets (split payloads joined)."""
-    return [payload for _, payload in PacketReader(max_payload=len(data)).feed(data)]
 
 
 @dataclass(slots=True)
@@ -288,7 +283,9 @@ async def connect(
             if unix_socket:
                 transport, _ = await loop.create_unix_connection(lambda: protocol, unix_socket)
             else:
-                transport, _ = await loop.create_connection(lambda: protocol, host, port)  # TCP_NODELAY is set
+                transport, _ = await loop.create_connection(
+                    lambda: protocol, host, port
+                )  # TCP_NODELAY is set
             try:
                 await protocol.waiter
             except BaseException:

@@ -40,6 +40,29 @@ def frame_all(payloads: list[bytes], seq: int) -> tuple[bytes, int]:
     return b"".join(out), seq
 
 
+def split_packets(data: bytes) -> list[bytes]:
+    """The payloads of complete framed packets, split payloads joined; a truncated last packet is left out."""
+    out: list[bytes] = []
+    parts: list[bytes] = []
+    pos = 0
+    end = len(data)
+    while end - pos >= 4:
+        n = data[pos] | data[pos + 1] << 8 | data[pos + 2] << 16
+        start = pos + 4
+        pos = start + n
+        if pos > end:
+            break
+        if n == MAX_PAYLOAD_CHUNK:
+            parts.append(data[start:pos])
+        elif parts:
+            parts.append(data[start:pos])
+            out.append(b"".join(parts))
+            parts = []
+        else:
+            out.append(data[start:pos])
+    return out
+
+
 def resequence(data: bytes, seq: int) -> tuple[bytes, int]:
     """Rewrites the sequence ids of framed packets to start at ``seq``; returns the bytes and the next id."""
     out = bytearray(data)

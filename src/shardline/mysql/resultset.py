@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterable, Sequence
 
-from shardline.mysql.constants import ERR_HEADER, OK_HEADER, ServerStatus
+from shardline.mysql.constants import EOF_HEADER, ERR_HEADER, OK_HEADER, ServerStatus
 from shardline.mysql.responses import build_eof, is_eof, parse_eof, parse_error, parse_ok
 from shardline.mysql.wire import MalformedPacket, Reader, lenenc_bytes, lenenc_int, lenenc_str
 from shardline.sqltypes import Field, Result, Row
@@ -132,10 +132,11 @@ def decode_responses(
                     raise MalformedPacket("malformed packet: result set without its final EOF")
                 payload = payloads[i]
                 i += 1
-                if payload[:1] == b"\xff":  # an error in the middle of the rows
-                    raise parse_error(payload)
-                if is_eof(payload):
+                first = payload[0]
+                if first == EOF_HEADER and len(payload) < 9:
                     break
+                if first == ERR_HEADER:  # an error in the middle of the rows
+                    raise parse_error(payload)
                 rows.append(parse_row(payload, fields) if parse_row else parse_text_row(payload, count))
             status, warnings = parse_eof(payload)
             results.append(Result(fields=fields, rows=rows, warnings=warnings))
