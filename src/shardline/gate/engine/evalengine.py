@@ -20,10 +20,9 @@ from shardline.errors import Unsupported
 from shardline.gate.engine.bindvars import from_row_value, value_of
 from shardline.sqltypes import UTF8MB4_GENERAL_CI, Field, Row
 
-_GENERAL_CI = frozenset(
-    {33, 45, 8, 192, 224}
-)  # utf8/utf8mb4 general_ci, latin1_swedish_ci, unicode_ci (ASCII)
-_BINARY_COLLATIONS = frozenset({63, 46, 83, 47, 65})
+_GENERAL_CI = frozenset({33, 45})  # utf8mb3/utf8mb4_general_ci: ASCII text compares as its upper case
+_PAD_SPACE_BIN = frozenset({46, 83, 47, 65})  # utf8mb4_bin, utf8mb3_bin, latin1_bin, ascii_bin
+_BINARY = 63
 _NUMERIC_PREFIX = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
@@ -235,8 +234,9 @@ def compare_values(left: Any, right: Any, collation: int) -> int:
 
 def text_key(value: str | bytes, collation: int) -> str | bytes:
     """A key that orders and equates text as the collation does (only where the gate can do it exactly)."""
-    if collation in _BINARY_COLLATIONS:
-        return value.encode() if isinstance(value, str) else value
+    if collation == _BINARY or collation in _PAD_SPACE_BIN:
+        raw = value.encode() if isinstance(value, str) else value
+        return raw if collation == _BINARY else raw.rstrip(b" ")
     text = value if isinstance(value, str) else value.decode("utf-8", "replace")
     if collation in _GENERAL_CI and text.isascii():
         return text.upper().rstrip(" ")

@@ -57,6 +57,8 @@ class Route(Primitive):
         if not self.passthrough:
             return None
         destinations = await self.routing.destinations(vcursor, bind_vars)
+        if not destinations:  # no row can match: any shard answers with the fields (and empty aggregates)
+            return vcursor.shards(self.keyspace)[0]
         return destinations[0].shard if len(destinations) == 1 else None
 
     async def execute(self, vcursor: VCursor, bind_vars: BindVars) -> Result:

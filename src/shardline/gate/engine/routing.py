@@ -51,25 +51,31 @@ class Routing:
     async def destinations(self, vcursor: VCursor, bind_vars: dict[str, Any]) -> list[Destination]:
         """The shards to run on (possibly none)."""
         variant = self.variant
-        if variant == RouteVariant.NONE:
+        if variant is RouteVariant.EQUAL_UNIQUE or variant is RouteVariant.EQUAL:
+            value = self.values[0].evaluate(Env(bind_vars))
+            vindex = self.vindex
+            if isinstance(vindex, FunctionalVindex):
+                destination = vindex.map((value,))[0]
+            else:
+                destination = (await map_values(vindex, vcursor, [value]))[0]
+            if type(destination) is bytes:
+                return [Destination(vcursor.shard_for_keyspace_id(self.keyspace, destination))]
+            return [Destination(s) for s in self._shards_of(vcursor, destination)]
+        if variant is RouteVariant.IN:
+            env = Env(bind_vars)
+            values = [v for e in self.values for v in _items(e.evaluate(env))]
+            return await self._in_destinations(vcursor, values)
+        if variant is RouteVariant.NONE:
             return []
-        if variant in (RouteVariant.SCATTER, RouteVariant.UNSHARDED, RouteVariant.REFERENCE):
-            shards = vcursor.shards(self.keyspace)
-            if not shards:
-                raise NotFound(f"no serving shard for keyspace '{self.keyspace}'", code=1105)
-            return [Destination(s) for s in (shards if variant == RouteVariant.SCATTER else shards[:1])]
-        if variant == RouteVariant.BY_DESTINATION:
-            for target in vcursor.shards(self.keyspace):
+        shards = vcursor.shards(self.keyspace)
+        if variant is RouteVariant.BY_DESTINATION:
+            for target in shards:
                 if target.name == self.shard:
                     return [Destination(target)]
             raise NotFound(f"no serving shard '{self.keyspace}/{self.shard}'", code=1105)
-        env = Env(bind_vars)
-        if variant == RouteVariant.IN:
-            return await self._in_destinations(
-                vcursor, [v for e in self.values for v in _items(e.evaluate(env))]
-            )
-        mapped = await map_values(self.vindex, vcursor, [self.values[0].evaluate(env)])
-        return [Destination(s) for s in self._shards_of(vcursor, mapped[0])]
+        if not shards:
+            raise NotFound(f"no serving shard for keyspace '{self.keyspace}'", code=1105)
+        return [Destination(s) for s in (shards if variant is RouteVariant.SCATTER else shards[:1])]
 
     async def _in_destinations(self, vcursor: VCursor, values: list[Any]) -> list[Destination]:
         by_shard: dict[str, tuple[ShardTarget, list[Any]]] = {}

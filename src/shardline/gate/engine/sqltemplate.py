@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import TokenError
 from sqlglot.tokens import TokenType
 
 from shardline.errors import InvalidArgument
 from shardline.gate.engine.bindvars import encode_sql
+from shardline.gate.engine.sqltokens import tokenize
 
-_DIALECT = Dialect.get_or_raise("mysql")
 _NAME_TOKENS = frozenset({TokenType.VAR, TokenType.IDENTIFIER})
 
 
@@ -25,7 +24,7 @@ class SQLTemplate:
         parts: list[str] = []
         slots: list[tuple[str, bool]] = []
         try:
-            tokens = _DIALECT.tokenize(text)
+            tokens = tokenize(text)
         except TokenError as e:
             raise InvalidArgument(f"cannot tokenize query template: {e}") from None
         pos = 0

@@ -5,13 +5,12 @@ are found in the normalized statement by tokens."""
 from __future__ import annotations
 
 from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
 from sqlglot.tokens import TokenType as T
 
 from shardline.gate.engine.columnname import ColumnName
 from shardline.gate.engine.sqltemplate import SQLTemplate
+from shardline.gate.engine.sqltokens import tokenize
 
-_DIALECT = Dialect.get_or_raise("mysql")
 _LIST_ENDS = frozenset(
     {T.FROM, T.WHERE, T.GROUP_BY, T.HAVING, T.ORDER_BY, T.LIMIT, T.UNION, T.EXCEPT, T.INTERSECT, T.INTO,
      T.FOR, T.LOCK, T.WINDOW, T.SEMICOLON}
@@ -24,7 +23,7 @@ _MODIFIERS = frozenset(
 
 def select_item_texts(sql: str) -> list[str]:
     """The texts of the first SELECT's items, in order (leading parentheses of a UNION branch skipped)."""
-    tokens = _DIALECT.tokenize(sql)
+    tokens = tokenize(sql)
     i = 0
     while i < len(tokens) and tokens[i].token_type == T.L_PAREN:
         i += 1

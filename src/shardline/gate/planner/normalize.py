@@ -11,14 +11,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import TokenError
 from sqlglot.tokens import Token, TokenType
 
 from shardline.gate.engine.bindvars import Literal
+from shardline.gate.engine.sqltokens import tokenize
 from shardline.gate.planner.parse import syntax_error
 
-_DIALECT = Dialect.get_or_raise("mysql")
 T = TokenType
 
 _LITERALS = frozenset({T.NUMBER, T.STRING, T.NATIONAL_STRING, T.HEX_STRING, T.BIT_STRING})
@@ -46,7 +45,7 @@ _MALFORMED = object()
 def normalize(sql: str) -> tuple[str, dict[str, Literal]]:
     """Returns the statement with its literals replaced by ``:vN`` and the bind variables that restore them."""
     try:
-        tokens = _DIALECT.tokenize(sql)
+        tokens = tokenize(sql)
     except TokenError as e:
         raise syntax_error(str(e)) from None
     out: list[str] = []
