@@ -8,6 +8,8 @@ from contextlib import aclosing
 
 import pytest
 
+from shardline.ctl.context import CtlContext
+from shardline.ctl.reparent import init_shard_primary
 from shardline.errors import FailedPrecondition, InvalidArgument, MySQLError, NotFound
 from shardline.tablet.agent import TabletAgent, TabletConfig
 from shardline.tablet.client import TabletManagerClient, stream_health
@@ -126,3 +128,19 @@ async def test_stopping_the_agent_ends_open_health_streams(topo, start_tablet):
         with pytest.raises(StopAsyncIteration):
             await asyncio.wait_for(anext(stream), timeout=5)
     assert not server.agent.mysql.status().running
+
+
+async def test_replica_follows_its_primary_to_a_new_address(topo, start_tablet):
+    primary = await start_tablet(100)
+    replica = await start_tablet(101)
+    async with TabletManagerClient() as tmc:
+        await init_shard_primary(CtlContext(topo, tmc), f"{KEYSPACE}/0", "zone1-100")
+    await primary.stop()
+    moved = await start_tablet(100, mysql_port=free_port())
+    assert moved.agent.tablet.type == TabletType.PRIMARY
+    moved.agent.mysql.execute(f"CREATE TABLE {KEYSPACE}.after_move (id INT PRIMARY KEY)")
+    position = await moved.agent.primary_position()
+    await replica.agent.wait_for_position(position, timeout=15)
+    status = await replica.agent.replication_status()
+    assert (status["source_port"], status["io_running"]) == (moved.agent.mysql.port, True)
+    assert replica.agent.mysql.execute(f"SHOW TABLES FROM {KEYSPACE} LIKE 'after_move'") == [("after_move",)]

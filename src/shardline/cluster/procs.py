@@ -75,10 +75,10 @@ def shardline_executable() -> str:
 
 
 def is_shardline_process(pid: int) -> bool:
-    """True if ``pid`` is a live, non-zombie ``shardline`` process; reaps it if it is our exited child."""
+    """True if ``pid`` is a live, non-zombie ``shardline`` process; reaps it if it is our exited child (for our
+    own child, being alive is enough)."""
     try:
-        if os.waitpid(pid, os.WNOHANG)[0]:
-            return False
+        return os.waitpid(pid, os.WNOHANG)[0] == 0
     except ChildProcessError:
         pass
     try:

@@ -167,13 +167,16 @@ class TabletAgent:
 
     async def _follow_shard_primary(self, shard: Shard) -> None:
         """As a non-primary: read-only, replicating from the shard's primary at its current address."""
-        primary = None
-        if shard.primary_alias is not None:
-            try:
-                primary = await self.ts.get_tablet(shard.primary_alias)
-            except NotFound:
-                log.warning("shard primary %s has no tablet record; not replicating", shard.primary_alias)
-        await self._dba(self._follow, primary)
+        await self._dba(self._follow, await self._shard_primary(shard))
+
+    async def _shard_primary(self, shard: Shard) -> Tablet | None:
+        if shard.primary_alias is None or shard.primary_alias == self.alias:
+            return None
+        try:
+            return await self.ts.get_tablet(shard.primary_alias)
+        except NotFound:
+            log.warning("shard primary %s has no tablet record; not replicating", shard.primary_alias)
+            return None
 
     def _follow(self, conn: Conn, primary: Tablet | None) -> None:
         self.flavor.set_read_only(conn, True)
@@ -197,6 +200,28 @@ class TabletAgent:
         while True:
             await asyncio.sleep(HEALTH_INTERVAL)
             await self.refresh_health()
+            await self._repair_replication()
+
+    async def _repair_replication(self) -> None:
+        """A replica whose IO thread does not run re-points at the shard's primary if the primary moved to
+        another address (replication stopped on purpose, towards the same address, is left alone)."""
+        health = self.health.current
+        if health is None or TabletType(health.tablet_type) not in _READ_TYPES or self._action_lock.locked():
+            return
+        try:
+            async with self._action_lock:
+                status = await self._dba(self.flavor.replication_status)
+                if status is None or status.io_running:
+                    return
+                primary = await self._shard_primary(await self.ts.get_shard(self.config.keyspace, self.config.shard))
+                if primary is None or (primary.mysql_host, primary.mysql_port) == (status.source_host, status.source_port):
+                    return
+                log.info("primary %s moved to %s:%d: replicating from there", primary.alias, primary.mysql_host, primary.mysql_port)
+                await self._dba(self._follow, primary)
+        except ShardlineError as exc:
+            log.warning("replication repair failed: %s", exc)
+            return
+        await self.refresh_health()
 
     async def refresh_health(self) -> None:
         """Probes MariaDB now and publishes the resulting health report."""
