@@ -156,3 +156,32 @@ def test_metrics_and_querylog_endpoints(e2e_cluster: ClusterThread):
     assert "shardline_gate_shard_query_seconds_bucket" in metrics
     status = json.loads(urllib.request.urlopen(f"{base}/debug/status", timeout=5).read())
     assert status["keyspaces"]["customer"]["primary"] == ["-80", "80-"]
+
+
+def test_last_insert_id_belongs_to_the_session(e2e_cluster: ClusterThread):
+    mine, other = e2e_cluster.connect("commerce"), e2e_cluster.connect("commerce")
+    try:
+        rows(mine, "CREATE TABLE IF NOT EXISTS item (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(10))")
+        with mine.cursor() as cursor:
+            cursor.execute("INSERT INTO item (name) VALUES ('mine')")
+            my_id = cursor.lastrowid
+        assert my_id > 0
+        for _ in range(3):  # other sessions' inserts and pooled connections must not change it
+            rows(other, "INSERT INTO item (name) VALUES ('other')")
+            assert rows(mine, "SELECT LAST_INSERT_ID()") == [(my_id,)]
+    finally:
+        mine.close()
+        other.close()
+
+
+def test_information_schema_queries_answer_for_the_keyspace(e2e_cluster: ClusterThread):
+    conn = e2e_cluster.connect("customer")
+    try:
+        tables = {r[0] for r in rows(conn, "SELECT table_name FROM information_schema.tables "
+                                           "WHERE table_schema = 'customer'")}
+        assert {"customer", "corder"} <= tables
+        columns = rows(conn, "SELECT column_name FROM information_schema.columns WHERE table_schema = 'commerce' "
+                             "AND table_name = 'product' ORDER BY ordinal_position")
+        assert [c[0] for c in columns] == ["sku", "description", "price"]
+    finally:
+        conn.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,10 @@ _UNSHARDED_PASSTHROUGH = frozenset(
 )
 _DEFAULT_CHARSETS = ("utf8mb4", "'utf8mb4'", "utf8mb4 collate utf8mb4_general_ci",
                      "'utf8mb4' collate 'utf8mb4_general_ci'", "utf8", "'utf8'", "utf8mb3", "'utf8mb3'")
+LAST_INSERT_ID_BIND = "__lastInsertId"
+_LAST_INSERT_ID = re.compile(
+    r"(?i)(\bSELECT\s+|,\s*)?\b(last_insert_id\s*\(\s*\))(?=(\s*(?:,|\bFROM\b|;|$))?)")
+_INFORMATION_SCHEMA = re.compile(r"(?i)\binformation_schema\s*\.")
 # Variables the gate itself owns instead of passing them to MySQL.
 _GATE_VARIABLES = frozenset({"autocommit", "transaction_mode", "workload", "ddl_strategy", "sql_select_limit"})
 
@@ -108,16 +113,30 @@ class Executor:
         return await self._run_plan(session, sql, kind, normalized, bind_vars, relay)
 
     async def _run_plan(self, session: Session, sql: str, kind: StatementKind, normalized: str,
-                        bind_vars: dict[str, Any], relay: Callable[[ShardTarget], Awaitable[bytes]],
+                        bind_vars: dict[str, Any], relay: Callable[[ShardTarget], Awaitable[bytes]] | None,
                         ) -> tuple[str, Result | bytes]:
         """Plans (or finds the plan of) a normalized statement and runs it; a route that goes to one shard
-        with the client's text unchanged is sent through ``relay`` and its packets are returned untouched."""
-        plan = self.plan_for(session, normalized)
+        with the client's text unchanged is sent through ``relay`` and its packets are returned untouched.
+
+        ``LAST_INSERT_ID()`` is the session's, not a backend connection's: it becomes a bind variable, and
+        the client's text is then no longer sent as is. information_schema is answered by a shard.
+        """
+        if _LAST_INSERT_ID.search(normalized):
+            normalized = _bind_last_insert_id(normalized)
+            bind_vars[LAST_INSERT_ID_BIND] = session.last_insert_id
+            relay = None
+        try:
+            plan = self.plan_for(session, normalized)
+        except NotFound as exc:
+            if exc.code == 1049 and _INFORMATION_SCHEMA.search(sql):
+                keyspace = show.information_schema_keyspace(self, session, sql)
+                return "InformationSchema", await show.run_on_keyspace(self, session, keyspace, sql)
+            raise
         if not session.autocommit and not session.in_transaction:
             session.in_transaction = True  # autocommit=0: every statement opens (or joins) a transaction
         vcursor = SessionVCursor(self, session, sql)
         root = plan.root
-        target = await plan.single_shard(vcursor, bind_vars)
+        target = await plan.single_shard(vcursor, bind_vars) if relay is not None else None
         if target is not None:
             raw = await relay(target)
             if kind is not K.SELECT and raw[4] == 0x00:  # an OK packet: remember its insert id
@@ -345,6 +364,16 @@ class Executor:
                              f"'{sql[:80]}'")
         raise Unsupported(f"{kind.value.replace('_', ' ')} is supported only on an unsharded keyspace or a "
                           f"shard target (USE keyspace:shard)")
+
+
+def _bind_last_insert_id(normalized: str) -> str:
+    """Replaces ``LAST_INSERT_ID()`` by its bind variable; a bare select expression keeps its column name."""
+    def replace(match: re.Match[str]) -> str:
+        before = match.group(1) or ""
+        if before and match.group(3) is not None:  # a whole select expression
+            return f"{before}:{LAST_INSERT_ID_BIND} AS `{match.group(2)}`"
+        return f"{before}:{LAST_INSERT_ID_BIND}"
+    return _LAST_INSERT_ID.sub(replace, normalized)
 
 
 def _plan_type(root: Primitive) -> str:

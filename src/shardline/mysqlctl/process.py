@@ -39,11 +39,15 @@ def spawn_mariadbd(cnf: Path, log: Path, *extra_args: str) -> int:
 
 
 def is_mariadbd(pid: int) -> bool:
-    """True if ``pid`` is a live (not zombie) mariadbd process; reaps it if it is our exited child."""
+    """True if ``pid`` is a live (not zombie) mariadbd process; reaps it if it is our exited child.
+
+    For our own child, being alive is enough: right after exec, /proc may not show its new command line yet.
+    """
     try:
         reaped, _ = os.waitpid(pid, os.WNOHANG)
         if reaped:
             return False
+        return True
     except ChildProcessError:
         pass
     try:
