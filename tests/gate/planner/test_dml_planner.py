@@ -148,13 +148,13 @@ def test_update_by_primary_vindex_goes_to_one_shard_and_keeps_the_text():
         "hash",
     )
     assert described["Query"] == "update corder set sku = :v1 where customer_id = :v2 order by sku limit :v3"
-    assert "OwnedVindexQuery" not in described and not update.needs_transaction
+    assert "OwnedVindexQuery" not in described
 
 
 def test_delete_routes_by_in_list_or_scatters():
     assert plan("delete from corder where customer_id in (1, 2)").describe()["Variant"] == "IN"
     scatter = plan("delete from corder where sku = 'x'")
-    assert scatter.describe()["Variant"] == "Scatter" and scatter.needs_transaction
+    assert scatter.describe()["Variant"] == "Scatter"
     assert plan("delete from commerce.product where id = 1").describe()["Variant"] == "Unsharded"
 
 

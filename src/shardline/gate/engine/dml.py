@@ -23,9 +23,6 @@ if TYPE_CHECKING:
     from shardline.sqltypes import Field, Row
     from shardline.vindexes.vschema import ColumnVindex, Table
 
-_SINGLE_SHARD = frozenset({RouteVariant.UNSHARDED, RouteVariant.EQUAL_UNIQUE, RouteVariant.BY_DESTINATION})
-
-
 @dataclass(frozen=True)
 class LookupChange:
     """Where an owned lookup vindex's values are in a row of the owned vindex query.
@@ -127,11 +124,6 @@ class DML(Primitive):
     @property
     def keyspace(self) -> str:
         return self.routing.keyspace
-
-    @property
-    def needs_transaction(self) -> bool:
-        """Whether all-or-nothing needs a transaction: lookup upkeep or possibly several shards."""
-        return self.upkeep is not None or self.variant not in _SINGLE_SHARD
 
     async def single_shard(self, vcursor: VCursor, bind_vars: BindVars) -> ShardTarget | None:
         """The one shard that runs the client's statement unchanged, with nothing else to do; else None."""

@@ -65,8 +65,6 @@ class Insert(Primitive):
     primary vindex's. ``ignore``: INSERT IGNORE or ON DUPLICATE KEY UPDATE, where a row whose lookup value is
     taken is skipped rather than failing the statement."""
 
-    needs_transaction = True
-
     def __init__(
         self,
         variant: InsertVariant,
