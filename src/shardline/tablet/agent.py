@@ -32,12 +32,14 @@ from shardline.mysqlctl.query import driver_error, query
 from shardline.mysqlctl.users import REPL
 from shardline.tablet import sidecar
 from shardline.tablet.health import UNHEALTHY_LAG_SECONDS, Health, HealthBroadcast
+from shardline.topo.locks import lock_shard
 from shardline.topo.records import Shard, Tablet, TabletAlias, TabletType
 from shardline.topo.server import TopoServer
 
 log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL = 1.0
+REPAIR_LOCK_TIMEOUT = 1.0
 INIT_TABLET_TYPES = (TabletType.REPLICA, TabletType.RDONLY, TabletType.SPARE, TabletType.DRAINED)
 SEMI_SYNC_POLICIES = ("semi_sync", "cross_cell")
 _READ_TYPES = (TabletType.REPLICA, TabletType.RDONLY)
@@ -203,25 +205,39 @@ class TabletAgent:
             await self._repair_replication()
 
     async def _repair_replication(self) -> None:
-        """A replica whose IO thread does not run re-points at the shard's primary if the primary moved to
-        another address (replication stopped on purpose, towards the same address, is left alone)."""
+        """A replica whose IO thread does not run, and whose source is not where the shard's primary is now,
+        re-points at the primary. Done under the shard lock, so it never races a reparent; replication stopped
+        on purpose towards the right address is left alone."""
         health = self.health.current
         if health is None or TabletType(health.tablet_type) not in _READ_TYPES or self._action_lock.locked():
             return
         try:
-            async with self._action_lock:
-                status = await self._dba(self.flavor.replication_status)
-                if status is None or status.io_running:
+            if await self._moved_primary() is None:
+                return
+            action = f"repair replication of {self.alias}"
+            async with (
+                lock_shard(self.ts, self.config.keyspace, self.config.shard, action, timeout=REPAIR_LOCK_TIMEOUT),
+                self._action_lock,
+            ):
+                primary = await self._moved_primary()
+                if primary is None:
                     return
-                primary = await self._shard_primary(await self.ts.get_shard(self.config.keyspace, self.config.shard))
-                if primary is None or (primary.mysql_host, primary.mysql_port) == (status.source_host, status.source_port):
-                    return
-                log.info("primary %s moved to %s:%d: replicating from there", primary.alias, primary.mysql_host, primary.mysql_port)
+                log.info("replicating from %s at its new address %s:%d", primary.alias, primary.mysql_host, primary.mysql_port)
                 await self._dba(self._follow, primary)
         except ShardlineError as exc:
             log.warning("replication repair failed: %s", exc)
             return
         await self.refresh_health()
+
+    async def _moved_primary(self) -> Tablet | None:
+        """The shard's primary, if this tablet's IO thread does not run and its source is elsewhere."""
+        status = await self._dba(self.flavor.replication_status)
+        if status is None or status.io_running:
+            return None
+        primary = await self._shard_primary(await self.ts.get_shard(self.config.keyspace, self.config.shard))
+        if primary is None or (primary.mysql_host, primary.mysql_port) == (status.source_host, status.source_port):
+            return None
+        return primary
 
     async def refresh_health(self) -> None:
         """Probes MariaDB now and publishes the resulting health report."""
