@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 
 class InsertVariant(StrEnum):
+    """Where an insert goes: the one shard of an unsharded keyspace, or each row to its keyspace id's shard."""
+
     UNSHARDED = "Unsharded"
     SHARDED = "Sharded"
 
@@ -113,12 +115,11 @@ class Insert(Primitive):
         env = Env(bind_vars)
         values = [vv.evaluate(env) for vv in self.vindex_values]
         ksids = await self._keyspace_ids(vcursor, values[0])
-        kept = [i for i, ksid in enumerate(ksids) if ksid is not None]
-        kept = await self._create_owned(vcursor, values, ksids, kept)
-        kept = await self._verify_unowned(vcursor, values, ksids, kept)
+        await self._create_owned(vcursor, values, ksids)
+        await self._verify_unowned(vcursor, values, ksids)
         by_shard: dict[str, tuple[ShardTarget, list[int]]] = {}
-        for i in kept:
-            shard = vcursor.shard_for_keyspace_id(self.keyspace, ksids[i])  # type: ignore[arg-type]
+        for i, ksid in ksids.items():
+            shard = vcursor.shard_for_keyspace_id(self.keyspace, ksid)
             by_shard.setdefault(shard.name, (shard, []))[1].append(i)
         if not by_shard:
             return Result(insert_id=insert_id)
@@ -147,53 +148,55 @@ class Insert(Primitive):
             bind_vars[sequence_slot(i)] = value
         return first
 
-    async def _keyspace_ids(self, vcursor: VCursor, primary_rows: list[list[Any]]) -> list[bytes | None]:
-        """Each row's keyspace id from its primary vindex column; None for a row INSERT IGNORE skips."""
+    async def _keyspace_ids(self, vcursor: VCursor, primary_rows: list[list[Any]]) -> dict[int, bytes]:
+        """The keyspace id of each row to insert, by row number, from its primary vindex column (INSERT IGNORE
+        leaves out rows that map to none)."""
         primary = self.vindex_values[0].column_vindex
         values = [row[0] for row in primary_rows]
         if any(value is None for value in values):
             raise InvalidArgument(
                 f"value must be supplied for column {primary.column} (primary vindex {primary.name})"
             )
-        out: list[bytes | None] = []
-        for value, ksid in zip(values, await map_values(primary.vindex, vcursor, values), strict=True):
-            if not isinstance(ksid, bytes):
-                if not self.ignore:
-                    raise InvalidArgument(f"could not map [{value!r}] to a keyspace id")
-                ksid = None
-            out.append(ksid)
+        out: dict[int, bytes] = {}
+        for i, ksid in enumerate(await map_values(primary.vindex, vcursor, values)):
+            if isinstance(ksid, bytes):
+                out[i] = ksid
+            elif not self.ignore:
+                raise InvalidArgument(f"could not map [{values[i]!r}] to a keyspace id")
         return out
 
     async def _create_owned(
-        self, vcursor: VCursor, values: list[list[list[Any]]], ksids: list[bytes | None], kept: list[int]
-    ) -> list[int]:
-        """Writes the lookup rows of owned vindexes; in ignore mode drops rows whose value belongs to another."""
+        self, vcursor: VCursor, values: list[list[list[Any]]], ksids: dict[int, bytes]
+    ) -> None:
+        """Writes the lookup rows of owned vindexes; in ignore mode drops the rows whose value another row has."""
         for vv, rows in zip(self.vindex_values, values, strict=True):
             vindex = vv.column_vindex.vindex
-            if not vv.column_vindex.owned or not isinstance(vindex, LookupVindex) or not kept:
+            if not vv.column_vindex.owned or not isinstance(vindex, LookupVindex) or not ksids:
                 continue
-            kept_ksids: list[bytes] = [ksids[i] for i in kept]  # type: ignore[misc]
-            await vindex.create(vcursor, [rows[i] for i in kept], kept_ksids, ignore_mode=self.ignore)
+            await vindex.create(
+                vcursor, [rows[i] for i in ksids], list(ksids.values()), ignore_mode=self.ignore
+            )
             if self.ignore:
-                checked = [i for i in kept if None not in rows[i]]
+                checked = [i for i in ksids if None not in rows[i]]
                 verified = await vindex.verify(
                     vcursor, [rows[i][0] for i in checked], [ksids[i] for i in checked]
-                )  # type: ignore[misc]
-                lost = {i for i, ok in zip(checked, verified, strict=True) if not ok}
-                kept = [i for i in kept if i not in lost]
-        return kept
+                )
+                for i, ok in zip(checked, verified, strict=True):
+                    if not ok:
+                        del ksids[i]
 
     async def _verify_unowned(
-        self, vcursor: VCursor, values: list[list[list[Any]]], ksids: list[bytes | None], kept: list[int]
-    ) -> list[int]:
-        """Checks that the values of secondary vindexes the table does not own map to the row's keyspace id."""
+        self, vcursor: VCursor, values: list[list[list[Any]]], ksids: dict[int, bytes]
+    ) -> None:
+        """Checks that the values of secondary vindexes the table does not own map to the row's keyspace id;
+        in ignore mode drops the rows whose value does not."""
         for vv, rows in zip(self.vindex_values[1:], values[1:], strict=True):
             cv = vv.column_vindex
             if cv.owned:
                 continue
-            checked = [i for i in kept if rows[i][0] is not None]
+            checked = [i for i in ksids if rows[i][0] is not None]
             firsts = [rows[i][0] for i in checked]
-            checked_ksids: list[bytes] = [ksids[i] for i in checked]  # type: ignore[misc]
+            checked_ksids = [ksids[i] for i in checked]
             vindex = cv.vindex
             if isinstance(vindex, FunctionalVindex):
                 verified = vindex.verify(firsts, checked_ksids)
@@ -206,8 +209,8 @@ class Insert(Primitive):
                 raise InvalidArgument(
                     f"values [{wrong}] for column {cv.column} do not map to keyspace ids (vindex {cv.name})"
                 )
-            kept = [i for i in kept if i not in set(failed)]
-        return kept
+            for i in failed:
+                del ksids[i]
 
     def _render(self, rows: Iterable[int], bind_vars: BindVars) -> str:
         assert self.suffix is not None

@@ -73,12 +73,14 @@ def _plan_update_or_delete(stmt: exp.Update | exp.Delete, ctx: PlanContext, oper
     limited = stmt.args.get("limit") is not None
     if limited and not candidate.single_shard:
         raise Unsupported(f"multi shard {operator.upper()} with LIMIT")
-    changed = _changed_vindexes(stmt, table, limited) if isinstance(stmt, exp.Update) else []
     upkeep = None
     if isinstance(stmt, exp.Delete) and table.owned_vindexes:
         upkeep = _upkeep(stmt, table, table.owned_vindexes, {})
-    elif changed:
-        upkeep = _upkeep(stmt, table, changed, _assignments(stmt))
+    elif isinstance(stmt, exp.Update):
+        assignments = _assignments(stmt)
+        changed = _changed_vindexes(stmt, table, [name for name, _ in assignments], limited)
+        if changed:
+            upkeep = _upkeep(stmt, table, changed, dict(assignments))
     return DML(operator, candidate.routing(), query, table, upkeep=upkeep)
 
 
@@ -102,24 +104,20 @@ def _plan_complex(stmt: exp.Update | exp.Delete, ctx: PlanContext, operator: str
     return DML(operator, Routing(RouteVariant.UNSHARDED, tables[0].keyspace), query, tables[0])
 
 
-def _assignments(stmt: exp.Update) -> dict[str, exp.Expression]:
-    """The SET list by lower-case column name."""
-    out: dict[str, exp.Expression] = {}
+def _assignments(stmt: exp.Update) -> list[tuple[str, exp.Expression]]:
+    """The SET list: (lower-case column name, new value expression)."""
+    out = []
     for assignment in stmt.expressions:
         column = assignment.this if isinstance(assignment, exp.EQ) else None
         if not isinstance(column, exp.Column):
             raise Unsupported(f"UPDATE assignment {generate(assignment)} is not supported")
-        out.setdefault(column.name.lower(), assignment.expression)
+        out.append((column.name.lower(), assignment.expression))
     return out
 
 
-def _changed_vindexes(stmt: exp.Update, table: Table, limited: bool) -> list[ColumnVindex]:
-    """The owned lookup vindexes whose columns the UPDATE sets; refuses changes shardline cannot follow."""
-    names = [
-        a.this.name.lower()
-        for a in stmt.expressions
-        if isinstance(a, exp.EQ) and isinstance(a.this, exp.Column)
-    ]
+def _changed_vindexes(stmt: exp.Update, table: Table, names: list[str], limited: bool) -> list[ColumnVindex]:
+    """The owned lookup vindexes whose columns the UPDATE sets (``names``); refuses changes shardline cannot
+    follow."""
     changed = []
     for position, cv in enumerate(table.column_vindexes):
         set_columns = [column for column in cv.columns if column.lower() in names]
