@@ -173,11 +173,18 @@ COLUMNS = {
 }
 
 
-def data_statements(seed: int) -> list[str]:
-    """INSERT statements (batches of 25 rows) loading ``generate(seed)``: valid for the gate and MariaDB."""
+REFERENCE_TABLES = ("product",)
+"""Tables the gate will not write in a sharded keyspace: load them into every shard (``USE customer:<shard>``)."""
+ROUTED_TABLES = ("customer", "corder")
+"""Tables the gate loads, routing each row by its vindexes."""
+
+
+def data_statements(seed: int, tables: Sequence[str] = REFERENCE_TABLES + ROUTED_TABLES) -> list[str]:
+    """INSERT statements (batches of 25 rows) loading ``tables`` with ``generate(seed)``."""
     data = generate(seed)
-    statements = []
-    for table, rows in (("product", data.products), ("customer", data.customers), ("corder", data.orders)):
-        for start in range(0, len(rows), BATCH):
-            statements.append(insert_sql(table, COLUMNS[table], rows[start : start + BATCH]))
-    return statements
+    rows_of = {"product": data.products, "customer": data.customers, "corder": data.orders}
+    return [
+        insert_sql(table, COLUMNS[table], rows_of[table][start : start + BATCH])
+        for table in tables
+        for start in range(0, len(rows_of[table]), BATCH)
+    ]
