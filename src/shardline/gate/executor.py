@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from shardline.errors import InvalidArgument, MySQLError, NotFound, ShardlineError, Unsupported
 from shardline.gate import show
 from shardline.gate.engine.base import Primitive
-from shardline.gate.engine.route import Route
 from shardline.gate.engine.sequence import SequenceCache
 from shardline.gate.engine.sqltemplate import SQLTemplate
 from shardline.gate.planner import PlanCache, build_plan, normalize
@@ -136,7 +135,8 @@ class Executor:
             session.in_transaction = True  # autocommit=0: every statement opens (or joins) a transaction
         vcursor = SessionVCursor(self, session, sql)
         root = plan.root
-        target = await plan.single_shard(vcursor, bind_vars) if relay is not None else None
+        single_shard = getattr(root, "single_shard", None)  # routes, inserts and DML can tell
+        target = await single_shard(vcursor, bind_vars) if relay is not None and single_shard else None
         if target is not None:
             raw = await relay(target)
             if kind is not K.SELECT and raw[4] == 0x00:  # an OK packet: remember its insert id
@@ -215,10 +215,14 @@ class Executor:
         ``autocommit`` runs it outside the session's transactions, on pooled connections; otherwise it joins
         the session's transaction of ``commit_order``.
         """
-        run_in = session
+        # Nested statements name their tables with keyspaces and always write to primaries: a session's
+        # ``@replica`` or ``ks:shard`` target must not redirect them.
+        target = Target(session.target.keyspace)
         if autocommit and session.in_transaction:
-            run_in = dataclasses.replace(session, in_transaction=False, autocommit=True, shard_sessions={},
-                                         pre_sessions={}, post_sessions={}, savepoints=[])
+            run_in = dataclasses.replace(session, target=target, in_transaction=False, autocommit=True,
+                                         shard_sessions={}, pre_sessions={}, post_sessions={}, savepoints=[])
+        else:
+            run_in = dataclasses.replace(session, target=target)
         plan = self.plan_for(run_in, sql)
         return await plan.root.execute(SessionVCursor(self, run_in, sql, commit_order), bind_vars)
 
@@ -378,7 +382,8 @@ def _bind_last_insert_id(normalized: str) -> str:
 
 def _plan_type(root: Primitive) -> str:
     """The plan type metrics and the query log use: a route's variant, else the root primitive's type."""
-    return root.variant.value if isinstance(root, Route) else type(root).__name__
+    variant = getattr(root, "variant", None)
+    return variant.value if variant is not None else type(root).__name__
 
 
 def _first_keyspace(primitive: Primitive) -> str:
