@@ -69,6 +69,12 @@ async def test_a_value_that_maps_to_no_shard_still_answers_with_fields(sharded_e
     assert result.rows == [(b"0",)]
 
 
+async def test_an_impossible_condition_still_answers_from_one_shard(sharded_env: ShardedEnv):
+    result, vcursor = await sharded_env.run("SELECT COUNT(*), MAX(name) FROM customer WHERE FALSE")
+    assert result.rows == [(b"0", None)]
+    assert len(vcursor.log) == 1
+
+
 async def test_a_reference_table_is_read_on_one_shard(sharded_env: ShardedEnv):
     _, vcursor = await sharded_env.run("SELECT COUNT(*) FROM product")
     assert len(vcursor.log) == 1

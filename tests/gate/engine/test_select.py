@@ -85,6 +85,15 @@ UNORDERED = [
     "SELECT c.customer_id, (SELECT COUNT(*) FROM corder o WHERE o.customer_id = c.customer_id) FROM customer c",
     "SELECT t.customer_id, t.n FROM (SELECT customer_id, COUNT(*) AS n FROM corder GROUP BY customer_id) AS t "
     "WHERE t.n > 2",
+    # derived tables the gate completes (LIMIT, aggregation across shards), alone or joined
+    "SELECT COUNT(*) AS n FROM (SELECT customer_id FROM customer WHERE tier = 1 LIMIT 10) AS t",
+    "SELECT t.tier, t.n FROM (SELECT tier, COUNT(*) AS n FROM customer GROUP BY tier) AS t WHERE t.n > 40",
+    "SELECT tier, n FROM (SELECT tier, COUNT(*) AS n FROM customer GROUP BY tier) AS t WHERE tier IS NOT NULL",
+    "SELECT t.qty, MIN(t.sku), COUNT(*) FROM (SELECT DISTINCT qty, sku FROM corder) AS t GROUP BY t.qty",
+    "SELECT c.customer_id, t.n FROM customer c JOIN (SELECT customer_id, COUNT(*) AS n FROM corder "
+    "GROUP BY customer_id ORDER BY n DESC, customer_id LIMIT 3) AS t ON t.customer_id = c.customer_id",
+    "SELECT t.customer_id, p.description FROM (SELECT customer_id, name FROM customer ORDER BY customer_id LIMIT 5) "
+    "AS t JOIN commerce.product p ON p.sku > t.name",
     # joins: co-located in one route, with a reference table, across shards and keyspaces, LEFT JOIN
     "SELECT c.customer_id, o.order_id FROM customer c JOIN corder o ON o.customer_id = c.customer_id",
     "SELECT c.customer_id, o.order_id FROM customer c LEFT JOIN corder o ON o.customer_id = c.customer_id",
@@ -110,6 +119,7 @@ CASEFOLD = {
     "SELECT name FROM customer UNION SELECT title FROM product",
     "SELECT name FROM customer WHERE tier = 2 UNION ALL SELECT sku FROM corder WHERE qty = 1 ORDER BY 1 LIMIT 9",
     "SELECT sku, COUNT(*) FROM corder GROUP BY sku HAVING COUNT(*) >= 15",
+    "SELECT t.qty, MIN(t.sku), COUNT(*) FROM (SELECT DISTINCT qty, sku FROM corder) AS t GROUP BY t.qty",
 }
 
 

@@ -71,6 +71,8 @@ def route(sql: str, keyspace: str | None = "customer") -> dict[str, Any]:
         ("SELECT * FROM customer WHERE customer_id IN (1, 2, 3)", "IN", "hash"),
         ("SELECT * FROM customer WHERE customer_id > 5", "Scatter", None),
         ("SELECT * FROM customer WHERE customer_id = 5 OR customer_id = 6", "Scatter", None),
+        ("SELECT * FROM customer WHERE tier = 1 AND FALSE", "None", None),
+        ("SELECT * FROM customer WHERE (NULL)", "None", None),
         ("SELECT * FROM country", "Reference", None),
         ("SELECT * FROM commerce.product", "Unsharded", None),
         ("SELECT 1", "Reference", None),

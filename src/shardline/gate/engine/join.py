@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 
 
 class Join(Primitive):
-    """``join_vars``: bind variable name -> left column it takes its value from. ``outer``: a LEFT JOIN, where
-    a left row without right rows comes out once, with NULLs for the right columns."""
+    """``join_vars``: bind variable name -> left column it takes its value from (none: the right input runs
+    once). ``outer``: a LEFT JOIN, where a left row without right rows comes out once, with NULLs for the right
+    columns."""
 
     def __init__(
         self, left: Primitive, right: Primitive, join_vars: dict[str, int], *, outer: bool = False
@@ -32,16 +33,22 @@ class Join(Primitive):
         left = await self.left.execute(vcursor, bind_vars)
         rows = []
         right_fields = None
+        fixed_right = None if self.join_vars else await self.right.execute(vcursor, bind_vars)
         for row in left.rows:
-            bound = dict(bind_vars)
-            for name, column in self.join_vars.items():
-                bound[name] = from_row_value(left.fields[column], row[column])
-            right = await self.right.execute(vcursor, bound)
+            if fixed_right is not None:
+                right = fixed_right
+            else:
+                bound = dict(bind_vars)
+                for name, column in self.join_vars.items():
+                    bound[name] = from_row_value(left.fields[column], row[column])
+                right = await self.right.execute(vcursor, bound)
             right_fields = right.fields
             if right.rows:
                 rows.extend(row + right_row for right_row in right.rows)
             elif self.outer:
                 rows.append(row + (None,) * len(right.fields))
+        if right_fields is None and fixed_right is not None:
+            right_fields = fixed_right.fields
         if right_fields is None:  # no left row: run the right side once for its fields
             nulls = dict.fromkeys(self.join_vars)
             right_fields = (await self.right.execute(vcursor, {**bind_vars, **nulls})).fields

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 from sqlglot import exp
 
+from shardline.errors import Unsupported
+
 QUERY_TYPES = (exp.Select, exp.SetOperation)
 
 
@@ -59,6 +61,17 @@ def block_nodes(select: exp.Select) -> Iterator[exp.Expression]:
 def direct_subqueries(select: exp.Select) -> list[exp.Expression]:
     """Query nodes used as expressions in the SELECT (IN, EXISTS, scalar), not derived tables."""
     return [node for node in block_nodes(select) if isinstance(node, QUERY_TYPES)]
+
+
+def query_branches(query: exp.Expression) -> list[exp.Select]:
+    """The SELECTs of a query, a UNION's branches from left to right."""
+    if isinstance(query, exp.SetOperation):
+        return query_branches(query.left) + query_branches(query.right)
+    if isinstance(query, exp.Subquery):
+        return query_branches(query.this)
+    if not isinstance(query, exp.Select):
+        raise Unsupported(f"unsupported query: {generate(query)[:200]}")
+    return [query]
 
 
 def is_aggregate(node: exp.Expression) -> bool:

@@ -10,6 +10,7 @@ from shardline.errors import Unsupported
 from shardline.gate.engine.routing import RouteVariant
 from shardline.gate.planner.astutil import conjuncts, direct_subqueries, qualifiers
 from shardline.gate.planner.context import PlanContext
+from shardline.gate.planner.locality import rows_final_per_shard
 from shardline.gate.planner.routes import (
     RouteCandidate,
     TableSource,
@@ -23,7 +24,8 @@ from shardline.gate.planner.routes import (
 @dataclass
 class FromItem:
     """A table or derived table of the FROM clause. ``kind``: "inner" (also the first item), "left" or "right";
-    ``on``: the conjuncts of its ON (or USING) condition."""
+    ``on``: the conjuncts of its ON (or USING) condition. ``alone``: a derived table whose rows only the gate
+    can complete (LIMIT, aggregation across shards...): planned on its own and joined at the gate."""
 
     node: exp.Expression
     alias: str
@@ -31,15 +33,22 @@ class FromItem:
     on: list[exp.Expression]
     candidate: RouteCandidate
     derived: exp.Expression | None = None
+    alone: bool = False
 
 
 @dataclass
 class FromClause:
-    """``groups``: the route candidates the items merge into (one: the whole block is one route)."""
+    """``groups``: the route candidates the items merge into (one, and no item alone: the whole block is one
+    route); ``membership``: each item's group."""
 
     items: list[FromItem]
     where: list[exp.Expression]
     groups: list[RouteCandidate] = field(default_factory=list)
+    membership: list[int] = field(default_factory=list)
+
+    @property
+    def single_route(self) -> bool:
+        return len(self.groups) == 1 and not any(item.alone for item in self.items)
 
     @property
     def sources(self) -> list[TableSource]:
@@ -68,7 +77,7 @@ def analyze_from(select: exp.Select, ctx: PlanContext, outer: list[TableSource])
         filters = where + inner_on + (on if kind == "left" else [])
         items.append(_from_item(node, kind, on, filters, ctx, outer))
     clause = FromClause(items, where)
-    clause.groups = _merge_items(items, where)
+    clause.groups, clause.membership = _merge_items(items, where)
     return clause
 
 
@@ -119,30 +128,35 @@ def _from_item(
         return FromItem(node, alias, kind, on, candidate_for(source, filters, ctx))
     if isinstance(node, exp.Subquery) and isinstance(node.this, exp.Select | exp.SetOperation):
         candidate = query_route(node.this, ctx, outer)
-        if candidate is None:
-            raise Unsupported(
-                f"derived table '{alias}' needs more than one route; only derived tables that run in one "
-                "route are supported"
-            )
-        return FromItem(node, alias, kind, on, candidate, derived=node.this)
+        if candidate is not None and (
+            candidate.single_shard or rows_final_per_shard(node.this, candidate.sharded_sources())
+        ):
+            return FromItem(node, alias, kind, on, candidate, derived=node.this)
+        alone = RouteCandidate("", RouteVariant.SCATTER)  # merges with nothing
+        return FromItem(node, alias, kind, on, alone, derived=node.this, alone=True)
     raise Unsupported(f"unsupported FROM item: {node.sql(dialect='mysql')}")
 
 
-def _merge_items(items: list[FromItem], where: list[exp.Expression]) -> list[RouteCandidate]:
+def _merge_items(
+    items: list[FromItem], where: list[exp.Expression]
+) -> tuple[list[RouteCandidate], list[int]]:
     groups: list[RouteCandidate] = [items[0].candidate]
+    membership = [0]
     for item in items[1:]:
         predicates = item.on + where
         if item.kind == "inner":
             for i, group in enumerate(groups):
-                merged = merge(group, item.candidate, predicates)
+                merged = None if item.alone else merge(group, item.candidate, predicates)
                 if merged is not None:
                     groups[i] = merged
+                    membership.append(i)
                     break
             else:
                 groups.append(item.candidate)
+                membership.append(len(groups) - 1)
             continue
         merged = None
-        if len(groups) == 1:
+        if len(groups) == 1 and not item.alone and not items[0].alone:
             if item.kind == "left":
                 merged = merge(groups[0], item.candidate, predicates, outer=True)
             else:
@@ -150,10 +164,12 @@ def _merge_items(items: list[FromItem], where: list[exp.Expression]) -> list[Rou
         if merged is None:
             if len(groups) == 1 and item.kind == "left":
                 groups.append(item.candidate)
+                membership.append(1)
                 continue
             raise Unsupported(f"{item.kind.upper()} JOIN of '{item.alias}' across shards is not supported")
         groups[0] = merged
-    return groups
+        membership.append(0)
+    return groups, membership
 
 
 def query_route(query: exp.Expression, ctx: PlanContext, outer: list[TableSource]) -> RouteCandidate | None:
@@ -167,7 +183,7 @@ def query_route(query: exp.Expression, ctx: PlanContext, outer: list[TableSource
     if not isinstance(query, exp.Select):
         return None
     clause = analyze_from(query, ctx, outer)
-    if len(clause.groups) != 1:
+    if not clause.single_route:
         return None
     candidate = clause.groups[0]
     for subquery in direct_subqueries(query):

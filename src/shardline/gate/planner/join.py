@@ -7,6 +7,7 @@ LIMIT happen at the gate over the joined rows. ``*`` needs the VSchema's authori
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -22,6 +23,7 @@ from shardline.gate.engine.limit import Limit
 from shardline.gate.engine.memory_sort import MemorySort
 from shardline.gate.engine.ordering import OrderKey
 from shardline.gate.engine.projection import Projection
+from shardline.gate.engine.route import Route
 from shardline.gate.planner.astutil import (
     and_all,
     contains_aggregate,
@@ -29,6 +31,7 @@ from shardline.gate.planner.astutil import (
     generate,
     has_aggregation,
     is_aggregate,
+    query_branches,
     unalias,
 )
 from shardline.gate.planner.context import PlanContext
@@ -49,7 +52,9 @@ _RAW_OPS = {
 
 @dataclass
 class _Group:
-    """One route of the join: its FROM items, the expressions it selects, and its own predicates."""
+    """One route of the join: its FROM items, the expressions it selects, and its own predicates. A derived
+    table the gate completes is a group of its own: its result columns (then their weight strings) are fixed,
+    and predicates on it are evaluated at the gate."""
 
     candidate: RouteCandidate
     items: list[FromItem]
@@ -57,6 +62,12 @@ class _Group:
     columns: list[exp.Expression] = field(default_factory=list)
     keys: dict[str, int] = field(default_factory=dict)
     predicates: list[exp.Expression] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    weighted: list[bool] = field(default_factory=list)  # derived columns that come with a weight string
+
+    @property
+    def derived(self) -> exp.Expression | None:
+        return self.items[0].derived if self.items[0].alone else None
 
 
 class _JoinPlan:
@@ -65,16 +76,18 @@ class _JoinPlan:
         self.ctx = ctx
         self.groups = [_Group(c, []) for c in clause.groups]
         self.group_of: dict[str, int] = {}
-        for item in clause.items:
-            index = next(i for i, g in enumerate(clause.groups) if item.candidate.sources[0] in g.sources)
+        for item, index in zip(clause.items, clause.membership, strict=True):
             self.groups[index].items.append(item)
             self.group_of[item.alias] = index
         for index, group in enumerate(self.groups):
             group.outer = index > 0 and group.items[0].kind == "left"
             if any(item.kind == "right" for item in group.items) or (group.outer and len(group.items) != 1):
                 raise Unsupported("this outer join across shards is not supported")
+            if group.derived is not None:
+                group.outputs, group.weighted = _derived_outputs(group.derived, group.items[0].alias)
         self.sources = clause.sources
         self.join_vars: dict[tuple[int, int], str] = {}
+        self.gate_predicates: list[exp.Expression] = []
 
     def groups_of(self, node: exp.Expression) -> set[int]:
         """The groups whose columns the expression reads."""
@@ -88,7 +101,11 @@ class _JoinPlan:
                 out.add(self.group_of[column.table])
                 continue
             found = column_of(column, self.sources)
-            if found is None:
+            derived = [i for i, g in enumerate(self.groups) if column.name.lower() in g.outputs]
+            if found is None and len(derived) == 1:
+                out.add(derived[0])
+                continue
+            if found is None or derived:
                 raise Unsupported(
                     f"column '{column.name}' of a join across shards must be qualified with its table"
                 )
@@ -122,18 +139,70 @@ class _JoinPlan:
         key = expr_key(node)
         if key not in target.keys:
             target.keys[key] = len(target.columns)
-            target.columns.append(self.bind_earlier(node, group))
+            if target.derived is not None:
+                _derived_column(target, unalias(node))  # refuses what the derived table does not have
+                target.columns.append(unalias(node))
+            else:
+                target.columns.append(self.bind_earlier(node, group))
         return group, target.keys[key]
 
     def value(self, node: exp.Expression) -> tuple[int, int]:
         """Where the value of an expression comes from: the latest group it reads."""
         return self.column(self.target_group(node), node)
 
-    def weight(self, node: exp.Expression) -> tuple[int, int]:
-        return self.column(self.target_group(node), exp.WeightString(this=node.copy()))
+    def weight(self, node: exp.Expression) -> tuple[int, int] | None:
+        """Where the weight string of a text value comes from (None: a derived table's computed value, which
+        the gate compares itself)."""
+        group = self.target_group(node)
+        target = self.groups[group]
+        if target.derived is not None:
+            column = unalias(node)
+            if not isinstance(column, exp.Column) or not target.weighted[_derived_column(target, column)]:
+                return None
+        return self.column(group, exp.WeightString(this=node.copy()))
 
 
-def plan_join(select: exp.Select, clause: FromClause, ctx: PlanContext) -> Primitive:
+def _derived_outputs(query: exp.Expression, alias: str) -> tuple[list[str], list[bool]]:
+    """The column names of a derived table's result (lower case), and which of them get a weight string: one
+    is added to the derived query (in every UNION branch) after its columns for each plain expression."""
+    branches = query_branches(query)
+    first = branches[0]
+    if any(isinstance(unalias(item), exp.Star) or not item.alias_or_name for item in first.expressions):
+        raise Unsupported(f"derived table '{alias}' across shards must name each of its columns (no '*')")
+    outputs = [item.alias_or_name.lower() for item in first.expressions]
+    if any(len(branch.expressions) != len(outputs) for branch in branches):
+        raise Unsupported(f"the SELECTs of derived table '{alias}' return different numbers of columns")
+    weighted = [
+        not any(contains_aggregate(unalias(branch.expressions[i])) for branch in branches)
+        for i in range(len(outputs))
+    ]
+    for branch in branches:
+        for item, with_weight in zip(list(branch.expressions), weighted, strict=True):
+            if with_weight:
+                branch.append("expressions", exp.WeightString(this=unalias(item).copy()))
+    return outputs, weighted
+
+
+def _derived_column(group: _Group, node: exp.Expression) -> int:
+    """The position of a derived table's column (or of its weight string) in the derived plan's rows."""
+    if isinstance(node, exp.Literal):  # COUNT(*): any column will do
+        return 0
+    weight = isinstance(node, exp.WeightString)
+    column = node.this if weight else node
+    if not isinstance(column, exp.Column) or column.name.lower() not in group.outputs:
+        raise Unsupported(
+            f"only columns of derived table '{group.items[0].alias}' can be used across shards, "
+            f"not {generate(node)[:200]}"
+        )
+    position = group.outputs.index(column.name.lower())
+    if not weight:
+        return position
+    return len(group.outputs) + sum(group.weighted[:position])
+
+
+def plan_join(
+    select: exp.Select, clause: FromClause, ctx: PlanContext, plan_query: Callable[..., Primitive]
+) -> Primitive:
     if select.find(exp.Window) is not None:
         raise Unsupported("window functions across shards are not supported")
     plan = _JoinPlan(select, clause, ctx)
@@ -195,10 +264,16 @@ def plan_join(select: exp.Select, clause: FromClause, ctx: PlanContext) -> Primi
     distinct_weights = [plan.weight(unalias(item)) if not contains_aggregate(unalias(item)) else None
                         for item in items] if distinct else []  # fmt: skip
 
-    primitive, offsets = _join_tree(plan, ctx)
+    primitive, offsets = _join_tree(plan, ctx, plan_query)
 
     def at(ref: tuple[int, int] | None) -> int | None:
         return None if ref is None else offsets[ref[0]] + ref[1]
+
+    for predicate in plan.gate_predicates:
+        primitive = Filter(
+            primitive,
+            to_eval(predicate, lambda node: at(plan.value(node)) if isinstance(node, exp.Column) else None),
+        )
 
     if aggregating:
         primitive = Aggregate(
@@ -333,31 +408,49 @@ def _assign_predicates(select: exp.Select, clause: FromClause, plan: _JoinPlan) 
             raise Unsupported(
                 "a WHERE condition on the outer-joined table of a join across shards is not supported"
             )
-        plan.groups[target].predicates.append(predicate)
+        if plan.groups[target].derived is not None:
+            plan.gate_predicates.append(predicate)
+            to_eval(predicate, lambda node: 0 if isinstance(node, exp.Column) and plan.value(node) else None)
+        else:
+            plan.groups[target].predicates.append(predicate)
+    for group in plan.groups:
+        if group.derived is not None and (group.outer or group.predicates):
+            raise Unsupported(
+                f"outer join of derived table '{group.items[0].alias}' across shards is not supported"
+            )
 
 
 def _qualifiers(nodes: list[exp.Expression]) -> set[str]:
     return {c.table for n in nodes for c in n.find_all(exp.Column) if c.table}
 
 
-def _join_tree(plan: _JoinPlan, ctx: PlanContext) -> tuple[Primitive, list[int]]:
-    """The left-deep join of the groups' routes, and each group's first column in the joined row."""
-    routes = []
+def _join_tree(
+    plan: _JoinPlan, ctx: PlanContext, plan_query: Callable[..., Primitive]
+) -> tuple[Primitive, list[int]]:
+    """The left-deep join of the groups' routes (or derived tables' plans), and each group's first column in
+    the joined row."""
+    sides: list[Primitive] = []
     for index, group in enumerate(plan.groups):
         group.predicates = [plan.bind_earlier(p, index) for p in group.predicates]
     for index, group in enumerate(plan.groups):
+        if group.derived is not None:
+            picked = tuple(_derived_column(group, column) for column in group.columns)
+            sides.append(Projection(plan_query(group.derived, ctx), columns=picked or (0,)))
+            continue
         if not group.columns:
             plan.column(index, exp.Alias(this=exp.Literal.number(1), alias=exp.to_identifier("one")))
-        routes.append(make_route(_routing(group, ctx), _group_select(group), ctx, None))
+        sides.append(make_route(_routing(group, ctx), _group_select(group), ctx, None))
     offsets = [0]
     for group in plan.groups[:-1]:
-        offsets.append(offsets[-1] + len(group.columns))
-    primitive: Primitive = routes[0]
-    for index in range(1, len(routes)):
-        join_vars = {name: offsets[g] + pos for (g, pos), name in plan.join_vars.items() if g < index}
-        used = {n for n in routes[index].query.bind_names}
-        primitive = Join(primitive, routes[index], {n: c for n, c in join_vars.items() if n in used},
-                         outer=plan.groups[index].outer)  # fmt: skip
+        offsets.append(offsets[-1] + max(len(group.columns), 1))
+    primitive: Primitive = sides[0]
+    for index in range(1, len(sides)):
+        side = sides[index]
+        used = set(side.query.bind_names) if isinstance(side, Route) else set()
+        join_vars = {
+            name: offsets[g] + pos for (g, pos), name in plan.join_vars.items() if g < index and name in used
+        }
+        primitive = Join(primitive, side, join_vars, outer=plan.groups[index].outer)
     return primitive, offsets
 
 

@@ -90,12 +90,22 @@ def candidate_for(
         return RouteCandidate(keyspace.name, V.UNSHARDED, [source])
     if table.is_reference or table.primary_vindex is None:
         return RouteCandidate(keyspace.name, V.REFERENCE, [source])
+    conjuncts = list(conjuncts)
+    if any(_never_true(c) for c in conjuncts):
+        return RouteCandidate(keyspace.name, V.NONE, [source])
     best = RouteCandidate(keyspace.name, V.SCATTER, [source])
     for conjunct in conjuncts:
         found = _vindex_predicate(conjunct, source, ctx)
         if found is not None and _better(found, best):
             best = found
     return best
+
+
+def _never_true(node: exp.Expression) -> bool:
+    """A conjunct that no row satisfies: FALSE or NULL."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return isinstance(node, exp.Null) or (isinstance(node, exp.Boolean) and not node.this)
 
 
 def _better(a: RouteCandidate, b: RouteCandidate) -> bool:

@@ -14,7 +14,6 @@ from shardline.gate.planner.astutil import direct_subqueries, generate
 from shardline.gate.planner.context import PlanContext
 from shardline.gate.planner.fromclause import FromClause, analyze_from, is_correlated, merge_subquery
 from shardline.gate.planner.join import plan_join
-from shardline.gate.planner.locality import rows_final_per_shard
 from shardline.gate.planner.names import column_names
 from shardline.gate.planner.routebuild import make_route
 from shardline.gate.planner.routes import RouteCandidate, TableSource
@@ -46,7 +45,7 @@ def plan_select(select: exp.Select, ctx: PlanContext, *, text: str | None) -> Pr
     if pullouts:
         text = None
         clause = analyze_from(select, ctx, [])
-    if len(clause.groups) == 1:
+    if clause.single_route:
         candidate = clause.groups[0]
         for subquery in direct_subqueries(select):
             merged = merge_subquery(candidate, subquery, ctx, clause.sources)
@@ -56,10 +55,9 @@ def plan_select(select: exp.Select, ctx: PlanContext, *, text: str | None) -> Pr
         if candidate.single_shard:
             primitive = single_route(select, candidate, ctx, text)
         else:
-            _check_derived_tables(clause)
             primitive = plan_multi_shard(select, candidate, ctx, text)
     else:
-        primitive = plan_join(select, clause, ctx)
+        primitive = plan_join(select, clause, ctx, plan_query)
     for kind, subquery_plan, values_bind, has_values_bind in reversed(pullouts):
         primitive = UncorrelatedSubquery(kind, subquery_plan, primitive, values_bind, has_values_bind)
     return primitive
@@ -74,24 +72,12 @@ def single_route(
     return Projection(route, names=names) if names else route
 
 
-def _check_derived_tables(clause: FromClause) -> None:
-    """A derived table inside a multi-shard query runs on every shard: each shard's rows must be final."""
-    for item in clause.items:
-        if item.derived is not None and not rows_final_per_shard(
-            item.derived, item.candidate.sharded_sources()
-        ):
-            raise Unsupported(
-                f"derived table '{item.alias}' needs rows from several shards at once (LIMIT, aggregation or "
-                "DISTINCT across shards); this is not supported"
-            )
-
-
 def _pull_out_subqueries(
     select: exp.Select, clause: FromClause, ctx: PlanContext
 ) -> list[tuple[PulloutKind, Primitive, str, str]]:
     """Replaces each subquery that cannot run inside the block's route by bind variables, planning it alone."""
     pullouts = []
-    single = clause.groups[0] if len(clause.groups) == 1 else None
+    single = clause.groups[0] if clause.single_route else None
     candidate = single
     sources: list[TableSource] = clause.sources
     for subquery in direct_subqueries(select):

@@ -16,7 +16,7 @@ from shardline.gate.engine.limit import Limit
 from shardline.gate.engine.memory_sort import MemorySort
 from shardline.gate.engine.ordering import OrderKey
 from shardline.gate.engine.projection import Projection
-from shardline.gate.planner.astutil import generate, has_aggregation, unalias
+from shardline.gate.planner.astutil import generate, has_aggregation, query_branches, unalias
 from shardline.gate.planner.context import PlanContext
 from shardline.gate.planner.fromclause import query_route
 from shardline.gate.planner.names import column_names
@@ -55,18 +55,8 @@ def _complete_per_shard(query: exp.Expression) -> bool:
     return not has_aggregation(query) and not any(query.args.get(k) for k in blocking)
 
 
-def _branches(query: exp.Expression) -> list[exp.Select]:
-    if isinstance(query, exp.Union):
-        return _branches(query.left) + _branches(query.right)
-    if isinstance(query, exp.Subquery):
-        return _branches(query.this)
-    if not isinstance(query, exp.Select):
-        raise Unsupported(f"unsupported UNION branch: {generate(query)[:200]}")
-    return [query]
-
-
 def _plan_at_gate(query: exp.Union, ctx: PlanContext, plan_branch: PlanBranch) -> Primitive:
-    branches = _branches(query)
+    branches = query_branches(query)
     first = branches[0]
     names = column_names(first, ctx.sql) if first is ctx.name_select else ()
     ctx.name_select = None  # the union names the columns, after dropping its helper columns
