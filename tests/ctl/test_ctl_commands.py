@@ -86,3 +86,20 @@ async def test_commands_run_with_json_arguments(ctx):
     with pytest.raises(InvalidArgument, match="one of the arguments --sql --sql-file is required"):
         COMMANDS["ApplySchema"].parse(["ks"])
     assert await ctx.ts.get_keyspace_names() == ["ks"]
+
+
+def test_file_flags_send_the_file_contents(tmp_path):
+    (tmp_path / "ddl.sql").write_text("CREATE TABLE t (id INT);")
+    (tmp_path / "vschema.json").write_text('{"sharded": false}')
+    assert COMMANDS["ApplySchema"].parse(["ks", "--sql-file", str(tmp_path / "ddl.sql")]) == {
+        "keyspace": "ks",
+        "sql": "CREATE TABLE t (id INT);",
+    }
+    assert COMMANDS["ApplyVSchema"].parse(["ks", "--vschema-file", str(tmp_path / "vschema.json")]) == {
+        "keyspace": "ks",
+        "vschema": {"sharded": False},
+    }
+    with pytest.raises(InvalidArgument, match="cannot read"):
+        COMMANDS["ApplyVSchema"].parse(["ks", "--vschema-file", str(tmp_path / "missing.json")])
+    with pytest.raises(InvalidArgument, match="not allowed with argument"):
+        COMMANDS["ApplySchema"].parse(["ks", "--sql", "x", "--sql-file", str(tmp_path / "ddl.sql")])

@@ -144,3 +144,18 @@ async def test_replica_follows_its_primary_to_a_new_address(topo, start_tablet):
     status = await replica.agent.replication_status()
     assert (status["source_port"], status["io_running"]) == (moved.agent.mysql.port, True)
     assert replica.agent.mysql.execute(f"SHOW TABLES FROM {KEYSPACE} LIKE 'after_move'") == [("after_move",)]
+
+
+async def test_forced_init_shard_primary_moves_the_primary(topo, start_tablet):
+    old = await start_tablet(100)
+    new = await start_tablet(101)
+    async with TabletManagerClient() as tmc:
+        ctx = CtlContext(topo, tmc)
+        await init_shard_primary(ctx, f"{KEYSPACE}/0", "zone1-100")
+        shard = await init_shard_primary(ctx, f"{KEYSPACE}/0", "zone1-101", force=True)
+    assert shard["primary_alias"] == {"cell": "zone1", "uid": 101}
+    assert (old.agent.tablet.type, new.agent.tablet.type) == (TabletType.REPLICA, TabletType.PRIMARY)
+    new.agent.mysql.execute(f"CREATE TABLE {KEYSPACE}.under_new (id INT PRIMARY KEY)")
+    await old.agent.wait_for_position(await new.agent.primary_position(), timeout=10)
+    assert old.agent.mysql.execute("SELECT @@read_only") == [(1,)]
+    assert old.agent.mysql.execute(f"SHOW TABLES FROM {KEYSPACE} LIKE 'under_new'") == [("under_new",)]
