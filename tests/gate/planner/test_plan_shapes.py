@@ -102,6 +102,14 @@ def test_unsharded_statements_pass_through_even_with_joins_and_subqueries():
     assert (described["Variant"], described["Query"]) == ("Unsharded", sql)
 
 
+def test_a_common_table_expression_passes_through_to_an_unsharded_keyspace():
+    sql = "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3) SELECT * FROM n, product"
+    assert (route(sql, keyspace="commerce")["Variant"], route(sql, keyspace="commerce")["Query"]) == (
+        "Unsharded",
+        normalize(sql)[0],
+    )
+
+
 def test_statements_sqlglot_cannot_parse_pass_through_to_an_unsharded_keyspace():
     sql = "SELECT * FROM product LOCK IN SHARE MODE PARTITION"
     described = route(sql, keyspace="commerce")

@@ -7,6 +7,7 @@ import re
 from sqlglot import exp
 
 from shardline.errors import MySQLError, Unsupported
+from shardline.gate.engine.base import Primitive
 from shardline.gate.engine.route import Route
 from shardline.gate.engine.routing import RouteVariant, Routing
 from shardline.gate.engine.sqltemplate import SQLTemplate
@@ -58,9 +59,28 @@ def build_plan(
     if kind.is_dml:
         root = plan_dml(statement, ctx)
     else:
-        ctx.name_select = _first_select(statement)
-        root = plan_query(statement, ctx, text=normalized_sql if not list_binds else None)
+        root = _unsharded_route(statement, ctx) or _plan_select(statement, ctx, list_binds)
     return Plan(kind, normalized_sql, root, tuple(ctx.tables_used))
+
+
+def _plan_select(statement: exp.Expression, ctx: PlanContext, list_binds: set[str]) -> Primitive:
+    ctx.name_select = _first_select(statement)
+    return plan_query(statement, ctx, text=ctx.sql if not list_binds else None)
+
+
+def _unsharded_route(statement: exp.Expression, ctx: PlanContext) -> Route | None:
+    """A query whose tables all live in one unsharded keyspace goes there as written, whatever it contains."""
+    ctes = {cte.alias_or_name for cte in statement.find_all(exp.CTE)}
+    nodes = [t for t in statement.find_all(exp.Table) if not isinstance(t.this, exp.Func)]
+    tables = [ctx.find_table(t) for t in nodes if t.db or t.name not in ctes]
+    keyspaces = {table.keyspace for table in tables}
+    if len(keyspaces) != 1:
+        return None
+    keyspace = ctx.vschema.find_keyspace(keyspaces.pop())
+    if keyspace.sharded:
+        return None
+    return Route(Routing(RouteVariant.UNSHARDED, keyspace.name), SQLTemplate(ctx.sql), passthrough=True,
+                 table=", ".join(dict.fromkeys(t.qualified_name for t in tables)))  # fmt: skip
 
 
 def _list_binds_as_scalars(sql: str) -> tuple[str, set[str]]:

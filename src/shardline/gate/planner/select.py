@@ -38,7 +38,7 @@ def plan_query(query: exp.Expression, ctx: PlanContext, *, text: str | None = No
 def plan_select(select: exp.Select, ctx: PlanContext, *, text: str | None) -> Primitive:
     if select.args.get("with_"):
         raise Unsupported(
-            "WITH (common table expressions) is supported only in queries that run on one shard"
+            "WITH (common table expressions) is supported only in queries on one unsharded keyspace"
         )
     clause = analyze_from(select, ctx, [])
     pullouts = _pull_out_subqueries(select, clause, ctx)
