@@ -1,0 +1,445 @@
+"""sysbench against direct MariaDB and through the gate, unsharded and on two shards, all in one run.
+
+Brings up a local cluster with ``shardline up`` (2 shards, no replicas, ports shifted by --port-base), loads
+``sbtest1`` through the gate into ``commerce`` (unsharded) and ``customer`` (sharded by ``hash(id)``), then runs
+oltp_point_select and oltp_read_only, with server-side prepared statements (``--db-ps-mode=auto``) and without
+(``disable``), at the same concurrency against (a) the MariaDB of the commerce primary, (b) the gate on
+``commerce``, (c) the gate on ``customer``. Last, point selects at half of the gate's peak QPS (``--rate``) give
+the p99 latency the gate adds. Prints a Markdown table; --json also writes the numbers as JSON.
+
+    .venv/bin/python benchmarks/sysbench_gate.py [--time 10] [--threads 8] [--table-size 10000] [--root DIR] \\
+        [--keep] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shardline.cluster.layout import SHARDED_KEYSPACE, UNSHARDED_KEYSPACE, ClusterLayout
+from shardline.mysqlctl.users import APP
+
+TESTS = ("oltp_point_select", "oltp_read_only")
+PS_MODES = ("auto", "disable")
+DIRECT = "direct"
+SHARDS = 2
+TABLE = "sbtest1"
+WARMUP_SECONDS = 2
+MAX_ERROR_CHARS = 300  # sysbench quotes whole statements (a prepare INSERT holds 100 rows)
+STARTUP_TIMEOUT = 120.0
+GATE_USER = "root"  # the local cluster's gate runs without --users: root, no password
+
+_QPS = re.compile(r"queries:\s+\d+\s+\(([\d.]+) per sec")
+_BUCKET = re.compile(r"^\s*([\d.]+) \|[* ]*\s(\d+)$", re.MULTILINE)
+_ERROR_CODE = re.compile(r"error:? \d+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A MySQL endpoint sysbench runs against."""
+
+    name: str
+    port: int
+    user: str
+    password: str
+    database: str
+
+    def options(self) -> list[str]:
+        return [
+            "--db-driver=mysql", "--mysql-host=127.0.0.1", f"--mysql-port={self.port}",
+            f"--mysql-user={self.user}", f"--mysql-password={self.password}", f"--mysql-db={self.database}",
+        ]  # fmt: skip
+
+
+@dataclass
+class Result:
+    """One sysbench run: its numbers, or the error that stopped it."""
+
+    target: str
+    test: str
+    ps_mode: str
+    rate: int = 0
+    qps: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    gate_cpu: float | None = None
+    gate_us_per_query: float | None = None
+    error: str | None = None
+    fatal_lines: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Bench:
+    """Settings of one benchmark run and the cluster it runs against."""
+
+    time: int
+    threads: int
+    table_size: int
+    layout: ClusterLayout
+    results: list[Result] = field(default_factory=list)
+    prepare_errors: dict[str, Result] = field(default_factory=dict)
+
+    def sysbench(
+        self, target: Target, test: str, command: str, extra: list[str], timeout: float
+    ) -> tuple[int, str]:
+        """Runs sysbench; returns its exit code and its stdout and stderr together (it logs FATAL to stdout)."""
+        argv = [
+            "sysbench",
+            test,
+            *target.options(),
+            "--tables=1",
+            f"--table-size={self.table_size}",
+            *extra,
+            command,
+        ]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout or ""
+            return -1, f"{out}\nFATAL: sysbench did not finish within {timeout:.0f} s (killed)"
+        return done.returncode, done.stdout + done.stderr
+
+    def prepare(self, target: Target) -> Result | None:
+        """Creates and loads sbtest1 through ``target`` (ids 1..N, no AUTO_INCREMENT); a Result if it failed."""
+        code, out = self.sysbench(target, "oltp_point_select", "prepare", ["--auto-inc=off"], 600)
+        if code == 0 and "FATAL" not in out:
+            return None
+        return failure(Result(target.name, "prepare", "-"), code, out)
+
+    def run(self, target: Target, test: str, ps_mode: str, rate: int = 0) -> Result:
+        """One timed run (``rate`` > 0: at that many events a second); p50/p99 from sysbench's histogram."""
+        extra = [
+            f"--db-ps-mode={ps_mode}",
+            f"--threads={self.threads}",
+            f"--time={self.time}",
+            "--histogram=on",
+        ]
+        if rate:
+            extra.append(f"--rate={rate}")
+        cpu_before = gate_cpu_seconds(self.layout.root)
+        started = time.monotonic()
+        code, out = self.sysbench(target, test, "run", extra, self.time + 60)
+        elapsed = time.monotonic() - started
+        result = Result(target.name, test, ps_mode, rate)
+        cpu_after = gate_cpu_seconds(self.layout.root)
+        if target.name != DIRECT and cpu_before is not None and cpu_after is not None:
+            result.gate_cpu = round((cpu_after - cpu_before) / elapsed, 2)
+        qps = _QPS.search(out)
+        if code != 0 or "FATAL" in out or qps is None:
+            return failure(result, code, out)
+        result.qps = float(qps.group(1))
+        if result.gate_cpu is not None and result.qps:
+            result.gate_us_per_query = round(result.gate_cpu / result.qps * 1e6, 1)
+        buckets = [(float(value), int(count)) for value, count in _BUCKET.findall(out)]
+        result.p50_ms = percentile(buckets, 50)
+        result.p99_ms = percentile(buckets, 99)
+        return result
+
+
+def failure(result: Result, code: int, out: str) -> Result:
+    """Fills in the first error line (one with a MySQL error code if there is one) and all FATAL lines."""
+    fatal = list(dict.fromkeys(line.strip() for line in out.splitlines() if line.startswith("FATAL")))
+    coded = [line for line in fatal if _ERROR_CODE.search(line)]
+    last = [line.strip() for line in out.splitlines() if line.strip()][-1:]
+    result.error = (coded or fatal or last or [f"sysbench exited with {code}"])[0][:MAX_ERROR_CHARS]
+    result.fatal_lines = [line[:MAX_ERROR_CHARS] for line in fatal[:20]]
+    return result
+
+
+def percentile(buckets: list[tuple[float, int]], pct: float) -> float | None:
+    """The smallest histogram value with at least ``pct`` % of the events at or below it."""
+    total = sum(count for _, count in buckets)
+    running = 0
+    for value, count in buckets:
+        running += count
+        if running * 100 >= pct * total:
+            return value
+    return None
+
+
+def gate_cpu_seconds(root: Path) -> float | None:
+    """User + system CPU seconds the cluster's gate process has used, or None if it cannot be read."""
+    try:
+        pid = int((root / "pids" / "gate.pid").read_text())
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, ValueError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def shardline(*args: str, timeout: float = 300) -> str:
+    """Runs the project's ``shardline`` command; raises SystemExit with its output if it fails."""
+    argv = [str(Path(sys.executable).parent / "shardline"), *args]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise SystemExit(f"{shlex.join(argv[1:])} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def ctl(layout: ClusterLayout, *args: str) -> Any:
+    """A ``shardline ctl`` command against the cluster's ctld, its JSON output parsed."""
+    out = shardline("ctl", "--server", f"127.0.0.1:{layout.ctld_port}", *args)
+    return json.loads(out) if out.strip() else None
+
+
+def gate_http(layout: ClusterLayout, path: str) -> Any:
+    with urllib.request.urlopen(f"http://127.0.0.1:{layout.gate_http_port}{path}", timeout=5) as response:
+        return json.load(response)
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = STARTUP_TIMEOUT) -> None:
+    """Polls ``check()`` until it returns true; exceptions count as not yet."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - not ready yet
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def serving(layout: ClusterLayout) -> bool:
+    """True once the gate serves a primary for every shard of both keyspaces."""
+    keyspaces = gate_http(layout, "/debug/status")["keyspaces"]
+    return all(
+        sorted(keyspaces.get(ks, {}).get("primary", [])) == sorted(shards)
+        for ks, shards in layout.keyspace_shards.items()
+    )
+
+
+def add_sbtest_to_vschemas(layout: ClusterLayout) -> None:
+    """Drops any old sbtest1 and adds it to both keyspaces' VSchemas, sharded by ``hash(id)`` in customer.
+
+    ApplyVSchema checks that vindex columns exist on every shard, so customer gets a stub ``sbtest1(id)`` for
+    the check, dropped again after it: sysbench then creates and loads the table through the gate.
+    """
+    for keyspace in (UNSHARDED_KEYSPACE, SHARDED_KEYSPACE):
+        sharded = keyspace == SHARDED_KEYSPACE
+        stub = f"; CREATE TABLE {TABLE} (id INT NOT NULL PRIMARY KEY)" if sharded else ""
+        ctl(layout, "ApplySchema", "--sql", f"DROP TABLE IF EXISTS {TABLE}{stub}", keyspace)
+        vschema = ctl(layout, "GetVSchema", keyspace) or {}
+        table: dict[str, Any] = {}
+        if sharded:
+            vschema["sharded"] = True
+            vschema.setdefault("vindexes", {})["hash"] = {"type": "hash"}
+            table = {"column_vindexes": [{"column": "id", "name": "hash"}]}
+        vschema.setdefault("tables", {})[TABLE] = table
+        ctl(layout, "ApplyVSchema", "--vschema", json.dumps(vschema), keyspace)
+        if sharded:
+            ctl(layout, "ApplySchema", "--sql", f"DROP TABLE {TABLE}", keyspace)
+
+    def applied() -> bool:
+        keyspaces = gate_http(layout, "/debug/vschema")
+        return all(TABLE in keyspaces[ks].get("tables", {}) for ks in (UNSHARDED_KEYSPACE, SHARDED_KEYSPACE))
+
+    wait_for("the gate to load the sbtest1 VSchema", applied, 30)
+
+
+def direct_target(layout: ClusterLayout) -> Target:
+    """The MariaDB of the commerce primary, as the gate's pools reach it (vt_app, database commerce)."""
+    alias = ctl(layout, "GetShard", f"{UNSHARDED_KEYSPACE}/0")["primary_alias"]
+    tablet = ctl(layout, "GetTablet", f"{alias['cell']}-{alias['uid']}")
+    return Target(DIRECT, int(tablet["mysql_port"]), APP.user, APP.password, UNSHARDED_KEYSPACE)
+
+
+def run_all(bench: Bench, targets: list[Target]) -> list[dict[str, Any]]:
+    """Each test and ps mode against every target in turn, so background load hits all alike; right after the
+    point select peaks of a ps mode, its half-load runs, while conditions are still alike."""
+    for target in targets:
+        bench.sysbench(target, "oltp_point_select", "run", ["--threads=2", f"--time={WARMUP_SECONDS}"], 60)
+    ready = [t for t in targets if t.name not in bench.prepare_errors]
+    half_load = []
+    for test in TESTS:
+        for ps_mode in PS_MODES:
+            peaks = {t.name: report(bench.run(t, test, ps_mode)) for t in ready}
+            bench.results.extend(peaks.values())
+            if test == "oltp_point_select":
+                half_load += run_half_load(bench, ready, ps_mode, peaks)
+    return half_load
+
+
+def run_half_load(
+    bench: Bench, targets: list[Target], ps_mode: str, peaks: dict[str, Result]
+) -> list[dict[str, Any]]:
+    """Point selects at half of the lower gate peak against every target; the p99 each gate target adds."""
+    gate_peaks = [r.qps for name, r in peaks.items() if name != DIRECT and r.qps]
+    if not gate_peaks:
+        return []
+    rate = max(1, int(min(gate_peaks) / 2))
+    runs = {t.name: report(bench.run(t, "oltp_point_select", ps_mode, rate)) for t in targets}
+    bench.results.extend(runs.values())
+    direct = runs.get(DIRECT)
+    rows = []
+    for name, result in runs.items():
+        if name == DIRECT:
+            continue
+        added = None
+        if direct and direct.p99_ms is not None and result.p99_ms is not None:
+            added = round(result.p99_ms - direct.p99_ms, 3)
+        rows.append({
+            "target": name, "ps_mode": ps_mode, "rate": rate, "gate_qps": result.qps,
+            "direct_p99_ms": direct.p99_ms if direct else None, "gate_p99_ms": result.p99_ms,
+            "added_p99_ms": added, "error": result.error,
+        })  # fmt: skip
+    return rows
+
+
+def report(result: Result) -> Result:
+    """Prints one line of progress to stderr as each run ends."""
+    rate = f" rate={result.rate}" if result.rate else ""
+    outcome = (
+        f"FAILED: {result.error}"
+        if result.error
+        else f"{result.qps:.0f} qps p50 {result.p50_ms} p99 {result.p99_ms}"
+    )
+    print(f"  {result.target:<14} {result.test:<18} ps={result.ps_mode:<8}{rate}: {outcome}", file=sys.stderr)
+    return result
+
+
+def fmt(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def cell(text: str | None) -> str:
+    """Text made safe for a Markdown table cell."""
+    return (text or "").replace("|", "\\|")
+
+
+def markdown(bench: Bench, half_load: list[dict[str, Any]]) -> str:
+    """The peak table (QPS ratio to direct per test and ps mode) and the half-load p99 table."""
+    direct = {(r.test, r.ps_mode): r.qps for r in bench.results if r.target == DIRECT and not r.rate}
+    lines = [
+        "| target | test | ps mode | QPS | p50 ms | p99 ms | QPS / direct | gate CPU (cores) | gate CPU µs/query |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for failed in bench.prepare_errors.values():
+        lines.append(f"| {failed.target} | prepare | - | FAILED: {cell(failed.error)} | | | | | |")
+    for r in (r for r in bench.results if not r.rate):
+        if r.error:
+            lines.append(
+                f"| {r.target} | {r.test} | {r.ps_mode} | FAILED: {cell(r.error)} | | | | {fmt(r.gate_cpu)} | |"
+            )
+            continue
+        base = direct.get((r.test, r.ps_mode))
+        ratio = fmt(r.qps / base) if base and r.qps else "-"
+        lines.append(
+            f"| {r.target} | {r.test} | {r.ps_mode} | {r.qps:.0f} | {fmt(r.p50_ms, 3)} | {fmt(r.p99_ms, 3)} "
+            f"| {ratio} | {fmt(r.gate_cpu)} | {fmt(r.gate_us_per_query, 0)} |"
+        )
+    lines += [
+        "",
+        "oltp_point_select at half of the gate's peak QPS (the lower of the two gate targets' peaks):",
+        "",
+        "| target | ps mode | rate (qps) | gate QPS reached | direct p99 ms | gate p99 ms | added p99 ms |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for h in half_load:
+        gate = f"FAILED: {cell(h['error'])}" if h["error"] else fmt(h["gate_p99_ms"], 3)
+        lines.append(
+            f"| {h['target']} | {h['ps_mode']} | {h['rate']} | {fmt(h['gate_qps'], 0)} "
+            f"| {fmt(h['direct_p99_ms'], 3)} | {gate} "
+            f"| {fmt(h['added_p99_ms'], 3)} |"
+        )
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    """Facts about the machine and the software measured."""
+
+    def version(*argv: str) -> str:
+        done = subprocess.run(argv, capture_output=True, text=True)
+        return (done.stdout or done.stderr).strip().splitlines()[0]
+
+    return {
+        "cpus": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "mariadb": version("mariadbd", "--version"),
+        "sysbench": version("sysbench", "--version"),
+        "loadavg_start": os.getloadavg(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--time", type=int, default=10, help="seconds per sysbench run (default 10)")
+    parser.add_argument("--threads", type=int, default=8, help="sysbench threads, the same for every run")
+    parser.add_argument("--table-size", type=int, default=10000, help="rows in sbtest1")
+    parser.add_argument("--root", type=Path, help="cluster root (default: a new temporary directory)")
+    parser.add_argument(
+        "--port-base", type=int, default=21000, help="shardline up --port-base (default 21000)"
+    )
+    parser.add_argument("--keep", action="store_true", help="leave the cluster running and its root in place")
+    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    args = parser.parse_args()
+
+    command = shlex.join([".venv/bin/python", "benchmarks/sysbench_gate.py", *sys.argv[1:]])
+    facts = machine()
+    root = args.root or Path(tempfile.mkdtemp(prefix="shardline-sysbench-"))
+    layout = ClusterLayout(root, shards=SHARDS, replicas=0, port_base=args.port_base)
+    started = time.monotonic()
+    print(f"cluster in {root}, gate on 127.0.0.1:{layout.gate_port}", file=sys.stderr)
+    shardline("up", "--root", str(root), "--shards", str(SHARDS), "--replicas", "0",
+              "--port-base", str(args.port_base))  # fmt: skip
+    try:
+        wait_for("the gate to serve every shard", lambda: serving(layout))
+        add_sbtest_to_vschemas(layout)
+        bench = Bench(args.time, args.threads, args.table_size, layout)
+        gate = [
+            Target(f"gate/{ks}", layout.gate_port, GATE_USER, "", ks)
+            for ks in (UNSHARDED_KEYSPACE, SHARDED_KEYSPACE)
+        ]  # fmt: skip
+        for target in gate:
+            print(f"loading {TABLE} through {target.name}", file=sys.stderr)
+            failed = bench.prepare(target)
+            if failed:
+                bench.prepare_errors[target.name] = report(failed)
+        targets = [direct_target(layout), *gate]
+        half_load = run_all(bench, targets)
+    finally:
+        if args.keep:
+            print(f"cluster left running: .venv/bin/shardline down --root {root}", file=sys.stderr)
+        else:
+            shardline("down", "--root", str(root))
+            if args.root is None:
+                shutil.rmtree(root, ignore_errors=True)
+    facts["loadavg_end"] = os.getloadavg()
+    table = markdown(bench, half_load)
+    print(table)
+    print(f"\n{facts['cpus']} CPUs, {facts['mariadb']}, {facts['sysbench']}; load average "
+          f"{facts['loadavg_start'][0]:.2f} at start, {facts['loadavg_end'][0]:.2f} at end; "
+          f"total {time.monotonic() - started:.0f} s")  # fmt: skip
+    if args.json:
+        settings = {
+            "time": args.time,
+            "threads": args.threads,
+            "table_size": args.table_size,
+            "shards": SHARDS,
+        }
+        args.json.write_text(json.dumps({
+            "command": command, "machine": facts, "settings": settings,
+            "runs": [asdict(r) for r in (*bench.prepare_errors.values(), *bench.results)],
+            "half_load": half_load, "table_markdown": table,
+        }, indent=2) + "\n")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
