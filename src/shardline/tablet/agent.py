@@ -386,12 +386,13 @@ class TabletAgent:
         await self.refresh_health()
 
     def _reset_replication(self, conn: Conn) -> None:
+        self.flavor.stop_replication(conn)
+        query(conn, "RESET MASTER")  # first: the replica position cannot be emptied while the binlog has GTIDs
         self.flavor.reset_replication(conn)
-        query(conn, "RESET MASTER")
 
     async def init_primary(self) -> str:
-        """Makes this tablet a writable primary with no source (semi-sync per the keyspace's durability
-        policy) and returns its position."""
+        """Makes this tablet the writable primary of a new shard: replication state and binlogs reset,
+        semi-sync per the keyspace's durability policy. Returns its position."""
         async with self._action_lock:
             position = await self._dba(self._init_primary)
             await self._set_type(TabletType.PRIMARY)
@@ -399,7 +400,7 @@ class TabletAgent:
         return position
 
     def _init_primary(self, conn: Conn) -> str:
-        self.flavor.reset_replication(conn)
+        self._reset_replication(conn)
         self._make_writable_primary(conn)
         return str(self.flavor.primary_position(conn))
 
