@@ -84,6 +84,7 @@ class ClusterThread:
     def connect(self, database: str | None = None, **kwargs: Any) -> pymysql.connections.Connection:
         """A PyMySQL connection to the gate (autocommit on unless told otherwise)."""
         kwargs.setdefault("autocommit", True)
+        kwargs.setdefault("ssl_disabled", True)
         return pymysql.connect(host="127.0.0.1", port=self.gate_port, user="root", password="",
                                database=database, **kwargs)
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import pymysql
 import pytest
+from tests.e2e.cluster import ClusterThread, KeyspaceSpec
+from tests.e2e.differential.schema import SCHEMA, VSCHEMA
 
 from shardline.mysqlctl.instance import MysqlInstance
 from shardline.mysqlctl.users import APP
-from tests.e2e.cluster import ClusterThread, KeyspaceSpec
-from tests.e2e.differential.schema import SCHEMA, VSCHEMA
 
 COMMERCE_SCHEMA = [
     "CREATE TABLE product (sku VARCHAR(32) PRIMARY KEY, description VARCHAR(128), price DECIMAL(10,2))",
@@ -48,6 +48,7 @@ class DifferentialCluster:
 
     def reference_connect(self, **kwargs: Any) -> pymysql.connections.Connection:
         kwargs.setdefault("autocommit", True)
+        kwargs.setdefault("ssl_disabled", True)
         return pymysql.connect(host=self.reference.host, port=self.reference.port, user=APP.user,
                                password=APP.password, database="reference", **kwargs)
 

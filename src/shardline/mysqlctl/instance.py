@@ -111,7 +111,8 @@ class MysqlInstance:
         """A new autocommit PyMySQL connection as root over the Unix socket."""
         try:
             return pymysql.connect(
-                unix_socket=str(self.socket), user="root", autocommit=True, charset="utf8mb4"
+                unix_socket=str(self.socket), user="root", autocommit=True, charset="utf8mb4",
+                ssl_disabled=True,  # PyMySQL would build a TLS context per connection (~10 ms) for nothing
             )
         except pymysql.MySQLError as exc:
             raise Unavailable(f"cannot connect to {self.base_dir}: {driver_error(exc)}") from exc

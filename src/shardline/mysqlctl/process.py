@@ -75,7 +75,7 @@ def wait_until_answering(socket: Path, pid: int, timeout: float) -> bool:
         if not is_mariadbd(pid):
             return False
         try:
-            pymysql.connect(unix_socket=str(socket), user="root", connect_timeout=1).close()
+            pymysql.connect(unix_socket=str(socket), user="root", connect_timeout=1, ssl_disabled=True).close()
             return True
         except pymysql.err.OperationalError:
             time.sleep(_POLL_SECONDS)

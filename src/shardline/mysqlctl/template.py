@@ -99,7 +99,7 @@ def _build(layout: MycnfLayout) -> None:
     try:
         if not process.wait_until_answering(layout.socket, pid, timeout=60):
             raise Unavailable(f"template mariadbd exited: {process.log_tail(layout.error_log)}")
-        with pymysql.connect(unix_socket=str(layout.socket), user="root", autocommit=True) as conn:
+        with pymysql.connect(unix_socket=str(layout.socket), user="root", autocommit=True, ssl_disabled=True) as conn:
             with conn.cursor() as cursor:
                 for statement in _setup_statements():
                     cursor.execute(statement)
