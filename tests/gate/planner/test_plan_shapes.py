@@ -268,6 +268,8 @@ def test_plan_metadata():
         ("SELECT * FROM customer c JOIN commerce.product p ON p.sku = c.name", "authoritative column list"),
         ("WITH x AS (SELECT 1) SELECT * FROM customer", "WITH"),
         ("SHOW TABLES", "SHOW"),
+        ("SELECT name INTO @n FROM customer ORDER BY name LIMIT 1", "SELECT ... INTO"),
+        ("SELECT SQL_CALC_FOUND_ROWS name FROM customer LIMIT 1", "SQL_CALC_FOUND_ROWS"),
     ],
 )
 def test_what_cannot_be_planned_correctly_is_refused(sql: str, message: str):

@@ -108,4 +108,12 @@ def qualifiers(node: exp.Expression) -> set[str]:
 
 
 def generate(node: exp.Expression) -> str:
+    """The SQL of a (rewritten) query for MariaDB. sqlglot writes ``LOCK IN SHARE MODE`` as ``FOR SHARE``,
+    which MariaDB rejects, and ``SELECT ... INTO`` as ``CREATE TABLE``: the first is restored, the second
+    refused (it runs only as the client's own text, on one shard)."""
+    for lock in list(node.find_all(exp.Lock)):
+        if not lock.args.get("update") and not lock.args.get("wait") and not lock.expressions:
+            lock.replace(exp.Var(this="LOCK IN SHARE MODE"))
+    if any(select.args.get("into") for select in node.find_all(exp.Select)):
+        raise Unsupported("SELECT ... INTO is supported only for statements that run unchanged on one shard")
     return node.sql(dialect="mysql")

@@ -71,7 +71,7 @@ def _plan_select(statement: exp.Expression, ctx: PlanContext, list_binds: set[st
 def _unsharded_route(statement: exp.Expression, ctx: PlanContext) -> Route | None:
     """A query whose tables all live in one unsharded keyspace goes there as written, whatever it contains."""
     ctes = {cte.alias_or_name for cte in statement.find_all(exp.CTE)}
-    nodes = [t for t in statement.find_all(exp.Table) if not isinstance(t.this, exp.Func)]
+    nodes = [t for t in statement.find_all(exp.Table) if not isinstance(t.this, exp.Func | exp.Parameter)]
     tables = [ctx.find_table(t) for t in nodes if t.db or t.name not in ctes]
     keyspaces = {table.keyspace for table in tables}
     if len(keyspaces) != 1:

@@ -62,11 +62,7 @@ def named(primitive: Primitive, names: tuple[ColumnName | None, ...], helpers: i
 def _check_supported(select: exp.Select) -> None:
     if select.find(exp.Window) is not None:
         raise Unsupported("window functions across shards are not supported")
-    if select.args.get("into"):
-        raise Unsupported("SELECT ... INTO across shards is not supported")
-    if any(
-        str(k).upper() == "SQL_CALC_FOUND_ROWS" for k in (select.args.get("kind"), select.args.get("hint"))
-    ):
+    if any(str(m).upper() == "SQL_CALC_FOUND_ROWS" for m in select.args.get("operation_modifiers") or []):
         raise Unsupported("SQL_CALC_FOUND_ROWS across shards is not supported")
 
 
