@@ -22,6 +22,8 @@ ORDERED = [
     "SELECT customer_id FROM customer ORDER BY email, customer_id LIMIT 8",
     "SELECT customer_id, balance * 2 FROM customer WHERE balance > 100 ORDER BY balance * 2, customer_id LIMIT 5",
     "SELECT customer_id FROM customer WHERE tier = 1 ORDER BY customer_id LIMIT 3 LOCK IN SHARE MODE",
+    "SELECT customer_id+1, 'lit', CONCAT(name,'!'), -2.50 , x'41' FROM customer ORDER BY customer_id LIMIT 3",
+    "SELECT customer_id, (SELECT MAX(price) FROM commerce.product)  mx FROM customer ORDER BY 1 LIMIT 2",
     "SELECT customer_id FROM customer WHERE tier = 2 ORDER BY customer_id LIMIT 3 FOR UPDATE",
     # aggregation at the gate, then ordering
     "SELECT tier, COUNT(*) FROM customer GROUP BY tier ORDER BY tier",

@@ -2,11 +2,13 @@
 
 A value is a :class:`Literal` (a literal the normalizer took out of the client's text: it renders as that exact
 text, so a regenerated query names its columns as the client's did), a Python value (``None``, ``int``,
-``Decimal``, ``float``, ``str``, ``bytes``), or a list of those (rendered as a comma-separated list).
+``Decimal``, ``float``, ``str``, ``bytes``, and from prepared statements ``date``, ``datetime``, ``time``,
+``timedelta``), or a list of those (rendered as a comma-separated list).
 """
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -55,11 +57,29 @@ def encode_sql(value: Any) -> str:
         return quote_string(value)
     if isinstance(value, bytes | bytearray):
         return "x'" + value.hex() + "'" if value else "''"
+    if isinstance(value, datetime.date | datetime.time):  # datetime.datetime is a date too
+        return (
+            "'"
+            + (value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else value.isoformat())
+            + "'"
+        )
+    if isinstance(value, datetime.timedelta):
+        return "'" + _time_text(value) + "'"
     if isinstance(value, list | tuple):
         if not value:
             raise InvalidArgument("an empty list cannot be rendered as SQL")
         return ", ".join(encode_sql(item) for item in value)
     raise InvalidArgument(f"cannot use a {type(value).__name__} as a bind variable")
+
+
+def _time_text(value: datetime.timedelta) -> str:
+    """A duration as MySQL's TIME text: ``[-]H:MM:SS[.ffffff]``, hours beyond 24 allowed."""
+    micros = abs(value) // datetime.timedelta(microseconds=1)
+    seconds, micro = divmod(micros, 1_000_000)
+    minutes, second = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    sign = "-" if value < datetime.timedelta(0) else ""
+    return f"{sign}{hours:02d}:{minute:02d}:{second:02d}" + (f".{micro:06d}" if micro else "")
 
 
 def from_row_value(field: Field, value: bytes | None) -> Any:
