@@ -38,7 +38,7 @@ async def test_connections_are_reused_and_bounded(pool_db):
 async def test_session_settings_are_applied_and_reset(pool_db):
     pool = TabletPool(pool_db.host, pool_db.port, "pool_test", APP, size=1)
     try:
-        conn = await pool.get("sql_mode=ANSI", "SET @@session.sql_mode = 'ANSI', @marker = 7")
+        conn = await pool.get("SET @@session.sql_mode = 'ANSI', @marker = 7")
         result = await conn.connection.query("SELECT @@session.sql_mode, @marker, DATABASE()")
         assert result.rows[0][1:] == (b"7", b"pool_test")
         assert b"ANSI_QUOTES" in result.rows[0][0]

@@ -17,7 +17,7 @@ from shardline.gate.engine.sequence import SequenceCache
 from shardline.gate.engine.sqltemplate import SQLTemplate
 from shardline.gate.planner import PlanCache, build_plan, normalize
 from shardline.gate.planner.classify import StatementKind, classify, leading_words
-from shardline.gate.prepared import PreparedQuery, prepare_query
+from shardline.gate.prepared import PLANNED_KINDS, PreparedQuery, prepare_query
 from shardline.gate.querylog import QueryLogEntry
 from shardline.gate.session import Target, TransactionMode
 from shardline.gate.setparse import Scope, parse_set
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from shardline.gate.srvtopo import ServingGraph
 
 K = StatementKind
-_PLANNED = frozenset({K.SELECT, K.INSERT, K.REPLACE, K.UPDATE, K.DELETE})
+_PLANNED = PLANNED_KINDS
 # Statements an unsharded keyspace may run as they are; on a sharded keyspace they would need a plan.
 _UNSHARDED_PASSTHROUGH = frozenset(
     {K.LOCK_TABLES, K.UNLOCK_TABLES, K.FLUSH, K.CALL, K.PREPARE, K.EXECUTE, K.DEALLOCATE, K.LOAD, K.DO, K.ADMIN,
@@ -173,8 +173,7 @@ class Executor:
         query = prepare_query(sql)
         if query.kind not in _PLANNED:
             return query, []
-        normalized, _ = normalize(query.parameterized)
-        plan = self.plan_for(session, normalized)
+        plan = self.plan_for(session, query.normalized)
         keyspace = _first_keyspace(plan.root) or session.target.keyspace
         if not keyspace:
             return query, []
@@ -194,13 +193,13 @@ class Executor:
             if query.kind not in _PLANNED:
                 return await self._execute_other(session, SQLTemplate(query.parameterized).render(bind_vars),
                                                  query.kind)
-            normalized, literals = normalize(query.parameterized)
-            bind_vars.update(literals)
+            bind_vars.update(query.literals)
 
             def relay(target: ShardTarget) -> Awaitable[bytes]:
                 return self.scatter.execute_prepared_raw(session, target, query.sql, params)
 
-            plan_kind, outcome = await self._run_plan(session, query.sql, query.kind, normalized, bind_vars, relay)
+            plan_kind, outcome = await self._run_plan(session, query.sql, query.kind, query.normalized, bind_vars,
+                                                      relay)
             return outcome
         except ShardlineError as exc:
             self.metrics.count_error(exc.code)
@@ -301,12 +300,12 @@ class Executor:
             elif item.name in _GATE_VARIABLES:
                 continue
             elif item.name == "names" and item.value.lower() in _DEFAULT_CHARSETS:
-                session.system_settings.pop("names", None)
+                session.set_setting("names", None)
             elif item.scope is Scope.USER:
-                session.system_settings["@" + item.name] = await self._user_variable_item(session, item.name,
-                                                                                          item.value)
+                session.set_setting("@" + item.name,
+                                    await self._user_variable_item(session, item.name, item.value))
             else:
-                session.system_settings[item.name] = item.text
+                session.set_setting(item.name, item.text)
         return Result()
 
     async def _set_autocommit(self, session: Session, value: str) -> None:

@@ -74,7 +74,7 @@ class ScatterConn:
                 shard_session = await self._shard_session(session, target, order)
                 async with shard_session.lock:  # one statement at a time on a transaction's connection
                     return await op(shard_session.connection)
-            conn = await self.gateway.connection(target, tablet_type, session.settings_key, _settings_sql(session))
+            conn = await self.gateway.connection(target, tablet_type, session.settings_sql)
             try:
                 return await op(conn)
             finally:
@@ -94,7 +94,7 @@ class ScatterConn:
             raise FailedPrecondition(
                 f"multi-db transaction attempted: transaction_mode is single, the transaction is open on "
                 f"{open_shards} and this statement needs {target.keyspace}/{target.name}", code=1105)
-        conn = await self.gateway.connection(target, "primary", session.settings_key, _settings_sql(session))
+        conn = await self.gateway.connection(target, "primary", session.settings_sql)
         try:
             await conn.connection.query(session.begin_statement if order is CommitOrder.NORMAL else "BEGIN")
             if order is CommitOrder.NORMAL:
@@ -165,6 +165,3 @@ async def _prepared(conn: PooledConnection, sql: str) -> PreparedStatement:
 def _query_op(sql: str) -> Callable[[PooledConnection], Awaitable[Result]]:
     return lambda conn: conn.connection.query(sql)
 
-
-def _settings_sql(session: Session) -> str:
-    return ("SET " + ", ".join(session.system_settings.values())) if session.system_settings else ""

@@ -77,6 +77,7 @@ class Session:
     # Assignments of MySQL session variables (name -> ``SET`` item text), applied on every backend connection
     # the session uses.
     system_settings: dict[str, str] = field(default_factory=dict)
+    settings_sql: str = ""  # the one SET statement that applies them; also how pooled connections are matched
     last_insert_id: int = 0
     warnings: int = 0
 
@@ -88,7 +89,11 @@ class Session:
             return self.post_sessions
         return self.shard_sessions
 
-    @property
-    def settings_key(self) -> str:
-        """A stable text for the session's variables, used to match pooled connections already set up."""
-        return ";".join(f"{name}={value}" for name, value in sorted(self.system_settings.items()))
+    def set_setting(self, name: str, assignment: str | None) -> None:
+        """Sets (or with None, drops) a session variable assignment replayed on backend connections."""
+        if assignment is None:
+            self.system_settings.pop(name, None)
+        else:
+            self.system_settings[name] = assignment
+        items = sorted(self.system_settings.items())
+        self.settings_sql = ("SET " + ", ".join(text for _, text in items)) if items else ""

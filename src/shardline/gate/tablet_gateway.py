@@ -38,8 +38,7 @@ class TabletGateway:
         """Health or topo changed: rebuild the shard index on next use."""
         self._index = None
 
-    async def connection(self, target: ShardTarget, tablet_type: str, settings_key: str = "",
-                         settings_sql: str = "") -> PooledConnection:
+    async def connection(self, target: ShardTarget, tablet_type: str, settings_sql: str = "") -> PooledConnection:
         """A connection to the tablet that serves ``target`` for ``tablet_type``."""
         view = self.pick(target, tablet_type)
         tablet = view.tablet
@@ -49,7 +48,7 @@ class TabletGateway:
             pool = TabletPool(tablet.mysql_host, tablet.mysql_port, tablet.db_name, self.credentials,
                               size=self.pool_size)
             self._pools[key] = pool
-        return await pool.get(settings_key, settings_sql)
+        return await pool.get(settings_sql)
 
     def pick(self, target: ShardTarget, tablet_type: str) -> TabletView:
         """The tablet to use; Unavailable (retryable) when the shard has none for that type right now."""
