@@ -9,11 +9,11 @@ from typing import Any
 
 import pymysql
 import pytest
-from tests.e2e.cluster import ClusterThread, KeyspaceSpec
-from tests.e2e.differential.schema import SCHEMA, VSCHEMA
 
 from shardline.mysqlctl.instance import MysqlInstance
 from shardline.mysqlctl.users import APP
+from tests.e2e.cluster import ClusterThread, KeyspaceSpec
+from tests.e2e.differential.schema import SCHEMA, VSCHEMA
 
 COMMERCE_SCHEMA = [
     "CREATE TABLE product (sku VARCHAR(32) PRIMARY KEY, description VARCHAR(128), price DECIMAL(10,2))",

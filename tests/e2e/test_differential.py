@@ -8,6 +8,7 @@ import time
 from functools import partial
 
 import pymysql
+
 from tests.e2e.differential.compare import Outcome, execute, run_corpus
 from tests.e2e.differential.corpus import corpus
 from tests.e2e.differential.schema import REFERENCE_TABLES, ROUTED_TABLES, data_statements, generate
