@@ -391,8 +391,8 @@ class TabletAgent:
         self.flavor.reset_replication(conn)
 
     async def init_primary(self) -> str:
-        """Makes this tablet the writable primary of a new shard: replication state and binlogs reset,
-        semi-sync per the keyspace's durability policy. Returns its position."""
+        """Makes this tablet a writable primary: replication stopped and its source forgotten (binlog and
+        positions kept), semi-sync per the keyspace's durability policy, type PRIMARY. Returns its position."""
         async with self._action_lock:
             position = await self._dba(self._init_primary)
             await self._set_type(TabletType.PRIMARY)
@@ -400,7 +400,8 @@ class TabletAgent:
         return position
 
     def _init_primary(self, conn: Conn) -> str:
-        self._reset_replication(conn)
+        self.flavor.stop_replication(conn)
+        query(conn, "RESET SLAVE ALL")  # forgets the source only; the flavor's reset also clears the position
         self._make_writable_primary(conn)
         return str(self.flavor.primary_position(conn))
 
