@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import TokenError
 from sqlglot.tokens import TokenType
 
 from shardline.gate.engine.bindvars import Literal
+from shardline.gate.engine.sqltokens import tokenize
 from shardline.gate.planner import normalize
 from shardline.gate.planner.classify import StatementKind, classify
 from shardline.gate.planner.parse import syntax_error
 
-_DIALECT = Dialect.get_or_raise("mysql")
 PLANNED_KINDS = frozenset({StatementKind.SELECT, StatementKind.INSERT, StatementKind.REPLACE, StatementKind.UPDATE,
                            StatementKind.DELETE})
 
@@ -37,7 +36,7 @@ class PreparedQuery:
 def prepare_query(sql: str) -> PreparedQuery:
     """Names the ``?`` placeholders of ``sql`` (``:p1``, ``:p2``...) in their order of appearance."""
     try:
-        tokens = _DIALECT.tokenize(sql)
+        tokens = tokenize(sql)
     except TokenError as exc:
         raise syntax_error(str(exc)) from None
     out: list[str] = []
