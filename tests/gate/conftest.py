@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from tests.e2e.differential.schema import COLUMNS, SCHEMA, VSCHEMA, generate, insert_sql
 
 from shardline.gate.engine.sqltemplate import SQLTemplate
 from shardline.gate.engine.vcursor import ShardTarget
@@ -28,6 +27,7 @@ from shardline.vindexes.base import CommitOrder
 from shardline.vindexes.binary_md5 import BinaryMD5
 from shardline.vindexes.hash import Hash
 from shardline.vindexes.vschema import Table, VSchema
+from tests.e2e.differential.schema import COLUMNS, SCHEMA, VSCHEMA, generate, insert_sql
 
 SEED = 1
 SHARDS = ("-80", "80-")

@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
-from tests.gate.conftest import ShardedEnv
-
 from shardline.gate.engine.bindvars import Literal, encode_sql
+from tests.gate.conftest import ShardedEnv
 
 VALUES = [
     None,

@@ -7,12 +7,12 @@ from collections import Counter
 
 import pytest
 from pymysql.converters import decoders
-from tests.e2e.differential.compare import Execution, Outcome, classify
-from tests.e2e.differential.corpus import corpus
-from tests.gate.conftest import SEED, ShardedEnv
 
 from shardline.errors import ShardlineError
 from shardline.sqltypes import BINARY_CHARSET, Result
+from tests.e2e.differential.compare import Execution, Outcome, classify
+from tests.e2e.differential.corpus import corpus
+from tests.gate.conftest import SEED, ShardedEnv
 
 pytestmark = pytest.mark.slow
 

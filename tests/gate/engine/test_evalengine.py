@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from tests.gate.conftest import ShardedEnv
 
 from shardline.errors import Unsupported
 from shardline.gate.engine.bindvars import Literal, quote_string
@@ -21,6 +20,7 @@ from shardline.gate.engine.evalengine import (
     Not,
     compare_values,
 )
+from tests.gate.conftest import ShardedEnv
 
 TEXTS = ["a", "A", "a ", "b", "B", "ab", "a-b", "a_b", "Z", "z", "_", "[", "10", "9", ""]
 COLLATIONS = {45: "utf8mb4_general_ci", 46: "utf8mb4_bin", 63: "binary"}

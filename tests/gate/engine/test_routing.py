@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from tests.gate.conftest import DirectVCursor, ShardedEnv
 
 from shardline.errors import MySQLError
 from shardline.gate.planner import build_plan, normalize
 from shardline.vindexes.hash import Hash
+from tests.gate.conftest import DirectVCursor, ShardedEnv
 
 CUSTOMER_ID = 33  # present in the data
 

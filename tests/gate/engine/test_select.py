@@ -7,6 +7,7 @@ several case variants of a value (grouping and MIN/MAX over a case-insensitive c
 from __future__ import annotations
 
 import pytest
+
 from tests.gate.conftest import ShardedEnv
 
 ORDERED = [

@@ -268,6 +268,12 @@ def test_plan_metadata():
         ("SELECT * FROM customer c JOIN commerce.product p ON p.sku = c.name", "authoritative column list"),
         ("WITH x AS (SELECT 1) SELECT * FROM customer", "WITH"),
         ("SHOW TABLES", "SHOW"),
+        ("SELECT tier, COUNT(*) FROM customer GROUP BY tier WITH ROLLUP", "WITH ROLLUP"),
+        ("SELECT tier, JSON_ARRAYAGG(name) FROM customer GROUP BY tier", "JSON_ARRAYAGG"),
+        (
+            "SELECT c.tier, COUNT(*) FROM customer c JOIN commerce.product p ON p.sku = c.name GROUP BY c.tier WITH ROLLUP",
+            "WITH ROLLUP",
+        ),
         ("SELECT name INTO @n FROM customer ORDER BY name LIMIT 1", "SELECT ... INTO"),
         ("SELECT SQL_CALC_FOUND_ROWS name FROM customer LIMIT 1", "SQL_CALC_FOUND_ROWS"),
     ],

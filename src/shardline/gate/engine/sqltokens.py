@@ -18,5 +18,5 @@ def tokenize(sql: str) -> list[Token]:
     tokens = _TOKENIZER.tokenize(sql)
     if tokens and tokens[0].token_type == TokenType.REPLACE:
         start = tokens[0].start
-        tokens = _TOKENIZER.tokenize(sql[:start] + "INSERT " + sql[start + len("REPLACE"):])
+        tokens = _TOKENIZER.tokenize(sql[:start] + "INSERT " + sql[start + len("REPLACE") :])
     return tokens

@@ -9,6 +9,7 @@ from sqlglot import exp
 from shardline.errors import Unsupported
 
 QUERY_TYPES = (exp.Select, exp.SetOperation)
+_UNPARSED_AGGREGATES = frozenset({"JSON_ARRAYAGG"})  # MariaDB aggregates sqlglot parses as plain functions
 
 
 def conjuncts(node: exp.Expression | None) -> list[exp.Expression]:
@@ -75,6 +76,9 @@ def query_branches(query: exp.Expression) -> list[exp.Select]:
 
 
 def is_aggregate(node: exp.Expression) -> bool:
+    """An aggregate function call (not used as a window function)."""
+    if isinstance(node, exp.Anonymous):
+        return node.name.upper() in _UNPARSED_AGGREGATES and not isinstance(node.parent, exp.Window)
     return isinstance(node, exp.AggFunc) and not isinstance(node.parent, exp.Window)
 
 

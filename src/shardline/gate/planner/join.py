@@ -40,6 +40,7 @@ from shardline.gate.planner.fromclause import FromClause, FromItem
 from shardline.gate.planner.names import column_names
 from shardline.gate.planner.routebuild import make_route
 from shardline.gate.planner.routes import RouteCandidate, candidate_for, column_of, merge
+from shardline.gate.planner.scatter import check_supported
 from shardline.gate.planner.values import bind_value
 
 _RAW_OPS = {
@@ -203,8 +204,7 @@ def _derived_column(group: _Group, node: exp.Expression) -> int:
 def plan_join(
     select: exp.Select, clause: FromClause, ctx: PlanContext, plan_query: Callable[..., Primitive]
 ) -> Primitive:
-    if select.find(exp.Window) is not None:
-        raise Unsupported("window functions across shards are not supported")
+    check_supported(select)
     plan = _JoinPlan(select, clause, ctx)
     names = column_names(select, ctx.sql) if select is ctx.name_select else ()
     if _expand_stars(select, plan):

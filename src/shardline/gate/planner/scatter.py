@@ -43,7 +43,7 @@ from shardline.gate.planner.values import bind_value
 def plan_multi_shard(
     select: exp.Select, candidate: RouteCandidate, ctx: PlanContext, text: str | None
 ) -> Primitive:
-    _check_supported(select)
+    check_supported(select)
     aggregating = has_aggregation(select)
     distinct = bool(select.args.get("distinct"))
     names = column_names(select, ctx.sql) if select is ctx.name_select else ()
@@ -59,9 +59,12 @@ def named(primitive: Primitive, names: tuple[ColumnName | None, ...], helpers: i
     return Projection(primitive, helpers, names) if helpers or names else primitive
 
 
-def _check_supported(select: exp.Select) -> None:
+def check_supported(select: exp.Select) -> None:
     if select.find(exp.Window) is not None:
         raise Unsupported("window functions across shards are not supported")
+    group = select.args.get("group")
+    if group is not None and any(group.args.get(k) for k in ("rollup", "cube", "grouping_sets", "totals")):
+        raise Unsupported("WITH ROLLUP across shards is not supported")
     if any(str(m).upper() == "SQL_CALC_FOUND_ROWS" for m in select.args.get("operation_modifiers") or []):
         raise Unsupported("SQL_CALC_FOUND_ROWS across shards is not supported")
 
