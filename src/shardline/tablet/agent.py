@@ -30,6 +30,12 @@ from shardline.mysqlctl.flavor import MariadbFlavor
 from shardline.mysqlctl.instance import tablet_instance
 from shardline.mysqlctl.query import driver_error, query
 from shardline.mysqlctl.users import REPL
+from shardline.reparent.durability import (
+    SEMI_SYNC_TIMEOUT_MS,
+    SEMI_SYNC_WAIT_POINT,
+    acknowledges,
+    semi_sync_required,
+)
 from shardline.tablet import sidecar
 from shardline.tablet.health import UNHEALTHY_LAG_SECONDS, Health, HealthBroadcast
 from shardline.topo.locks import lock_shard
@@ -41,7 +47,6 @@ log = logging.getLogger(__name__)
 HEALTH_INTERVAL = 1.0
 REPAIR_LOCK_TIMEOUT = 1.0
 INIT_TABLET_TYPES = (TabletType.REPLICA, TabletType.RDONLY, TabletType.SPARE, TabletType.DRAINED)
-SEMI_SYNC_POLICIES = ("semi_sync", "cross_cell")
 _READ_TYPES = (TabletType.REPLICA, TabletType.RDONLY)
 
 R = TypeVar("R")
@@ -81,7 +86,7 @@ class TabletAgent:
         self.flavor = MariadbFlavor()
         self.tablet: Tablet | None = None
         self.health = HealthBroadcast()
-        self._semi_sync = False
+        self._durability_policy = "none"
         self._action_lock = asyncio.Lock()
         self._health_task: asyncio.Task[None] | None = None
 
@@ -95,7 +100,7 @@ class TabletAgent:
         """Starts MariaDB if needed, creates the databases, publishes the tablet record (agent HTTP ``port``),
         resumes its role in the shard, and starts the health loop."""
         keyspace = await self.ts.get_keyspace(self.config.keyspace)
-        self._semi_sync = keyspace.durability_policy in SEMI_SYNC_POLICIES
+        self._durability_policy = keyspace.durability_policy
         await self._check_not_moved()
         shard = await self._get_or_create_shard()
         await asyncio.to_thread(self._start_mysql)
@@ -188,13 +193,26 @@ class TabletAgent:
         status = self.flavor.replication_status(conn)
         if status is None or (status.source_host, status.source_port) != (primary.mysql_host, primary.mysql_port):
             self.flavor.set_replication_source(conn, primary.mysql_host, primary.mysql_port, REPL)
-        self.flavor.enable_semi_sync_replica(conn, self._semi_sync)
+        self.flavor.enable_semi_sync_replica(conn, self._acknowledges())
         self.flavor.start_replication(conn)
 
     def _make_writable_primary(self, conn: Conn) -> None:
+        required = semi_sync_required(self._durability_policy)
         self.flavor.enable_semi_sync_replica(conn, False)
-        self.flavor.enable_semi_sync_primary(conn, self._semi_sync)
+        if required:
+            query(
+                conn,
+                f"SET GLOBAL rpl_semi_sync_master_timeout = {SEMI_SYNC_TIMEOUT_MS}, "
+                f"rpl_semi_sync_master_wait_point = '{SEMI_SYNC_WAIT_POINT}'",
+            )
+        self.flavor.enable_semi_sync_primary(conn, required)
         self.flavor.set_read_only(conn, False)
+
+    def _acknowledges(self) -> bool:
+        """Whether this tablet, as a replica, sends semi-sync acknowledgements (per the durability policy)."""
+        current = self.tablet.type if self.tablet is not None else self.config.tablet_type
+        as_replica = self.config.tablet_type if current == TabletType.PRIMARY else current
+        return acknowledges(as_replica, self._durability_policy)
 
     # --- health ---
 
@@ -353,7 +371,7 @@ class TabletAgent:
         status = self.flavor.replication_status(conn)
         was_running = status is not None and status.io_running
         self.flavor.set_replication_source(conn, host, port, REPL)
-        self.flavor.enable_semi_sync_replica(conn, self._semi_sync)
+        self.flavor.enable_semi_sync_replica(conn, self._acknowledges())
         if force_start or was_running:
             self.flavor.start_replication(conn)
 
@@ -421,7 +439,7 @@ class TabletAgent:
         self.flavor.set_read_only(conn, True)
         self.flavor.set_replica_position(conn, position)
         self.flavor.set_replication_source(conn, host, port, REPL)
-        self.flavor.enable_semi_sync_replica(conn, self._semi_sync)
+        self.flavor.enable_semi_sync_replica(conn, self._acknowledges())
         self.flavor.start_replication(conn)
 
     async def populate_reparent_journal(
