@@ -233,6 +233,18 @@ class TopoServer:
         missing = f"keyspace {keyspace!r} does not exist"
         return await self._get(self.conn, _keyspace_key(keyspace), Keyspace, missing)
 
+    async def update_keyspace_fields(self, keyspace: str, fn: Callable[[Keyspace], Keyspace]) -> Keyspace:
+        """Applies ``fn`` (returning the new record) atomically, retrying on concurrent changes."""
+
+        def checked(record: Keyspace) -> Keyspace:
+            updated = fn(record)
+            if updated.name != record.name:
+                raise InvalidArgument(f"keyspace {keyspace!r}: the name cannot change")
+            return updated
+
+        missing = f"keyspace {keyspace!r} does not exist"
+        return await self._update_fields(self.conn, _keyspace_key(keyspace), Keyspace, checked, missing)
+
     async def get_keyspace_names(self) -> list[str]:
         return _names(await self.conn.list(KEYSPACES), "Keyspace")
 
