@@ -9,7 +9,7 @@ its rows: counts are summed, AVG is a SUM and a COUNT column) or raw rows (a joi
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +25,6 @@ from shardline.sqltypes import (
     FieldType,
     Result,
     Row,
-    from_python,
 )
 
 if TYPE_CHECKING:
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
 
 DIV_PRECISION_INCREMENT = 4  # MySQL's default: AVG adds 4 decimal digits
 _MAX_DECIMALS = 30
+_EXACT_DIGITS = 200  # more than any sum of DECIMAL(65) values needs: decimal arithmetic stays exact
 _NOT_NULL_FLAG = 1
 _BINARY_FLAG = 128
 _NUM_FLAG = 32768
@@ -153,7 +153,7 @@ def _compute(agg: AggregateColumn, fields: list[Field], rows: list[Row]) -> byte
         return None
     total = sum_values(field_type, values)
     if op in (AggregateOp.SUM, AggregateOp.SUM_DISTINCT):
-        return format_number(total, field_type)
+        return format_number(total)
     if op == AggregateOp.AVG:
         count = len(values)
     else:
@@ -168,7 +168,8 @@ def sum_values(field_type: int, values: list[bytes]) -> Any:
     if field_type in INTEGER_TYPES:
         return sum(int(v) for v in values)
     if field_type in DECIMAL_TYPES:
-        return sum((Decimal(v.decode()) for v in values), Decimal(0))
+        with localcontext(prec=_EXACT_DIGITS):
+            return sum((Decimal(v.decode()) for v in values), Decimal(0))
     return sum(float(to_number(v)) for v in values)
 
 
@@ -178,25 +179,36 @@ def _average(total: Any, count: int, field: Field) -> bytes | None:
     if isinstance(total, float):
         return format_double(total / count)
     scale = min(field.decimals + DIV_PRECISION_INCREMENT, _MAX_DECIMALS)
-    quotient = (Decimal(total) / Decimal(count)).quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+    with localcontext(prec=_EXACT_DIGITS):
+        quotient = (Decimal(total) / Decimal(count)).quantize(
+            Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP
+        )
     return str(quotient).encode()
 
 
-def format_number(value: Any, field_type: int) -> bytes:
+def format_number(value: Any) -> bytes:
     """A sum in the text form MySQL prints for it."""
     if isinstance(value, float):
         return format_double(value)
-    return from_python(value)  # type: ignore[return-value]
+    return str(value).encode()
 
 
 def format_double(value: float) -> bytes:
-    """A double as MariaDB prints it: the shortest round-trip digits, ``1e20`` style exponents."""
-    text = repr(value)
-    if text.endswith(".0"):
-        text = text[:-2]
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        text = f"{mantissa.removesuffix('.0')}e{int(exponent)}"
+    """A double as MariaDB prints it: the shortest digits that read back as the same double, in fixed notation
+    for decimal exponents -15 to 14 and as ``1.5e15`` / ``1e-16`` beyond."""
+    if value == 0:
+        return b"0"
+    shortest = Decimal(repr(value))
+    sign, digits, exponent = shortest.as_tuple()
+    assert isinstance(exponent, int), "a finite double"
+    while len(digits) > 1 and digits[-1] == 0:  # repr's "1e+16" and "100.0" carry no extra digits
+        digits, exponent = digits[:-1], exponent + 1
+    scientific = len(digits) + exponent - 1
+    if -15 <= scientific <= 14:
+        text = format(Decimal((sign, digits, exponent)), "f")
+    else:
+        rest = "".join(map(str, digits[1:]))
+        text = ("-" if sign else "") + str(digits[0]) + (f".{rest}" if rest else "") + f"e{scientific}"
     return text.encode()
 
 
