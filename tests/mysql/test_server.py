@@ -410,16 +410,21 @@ async def test_abrupt_disconnect_runs_the_close_hook(scripted: MySQLServer) -> N
     assert connection_id not in scripted.connections
 
 
-async def test_caching_sha2_password_fast_auth(scripted: MySQLServer) -> None:
+@pytest.mark.parametrize("password", ["app_pw", "wrong"])
+async def test_caching_sha2_password_fast_auth(scripted: MySQLServer, password: str) -> None:
     raw = await RawClient.open(scripted.port)
     try:
         _, greeting = await raw.read()
         scramble = Handshake.parse(greeting).scramble
         response = HandshakeResponse(
-            int(CAPABILITIES), 1 << 24, 45, "app", auth.caching_sha2_scramble("app_pw", scramble),
+            int(CAPABILITIES), 1 << 24, 45, "app", auth.caching_sha2_scramble(password, scramble),
             auth_plugin="caching_sha2_password",
         )  # fmt: skip
         raw.send(response.build(), 1)
+        if password == "wrong":
+            seq, err = await raw.read()
+            assert seq == 2 and struct.unpack_from("<H", err, 1)[0] == 1045
+            return
         assert await raw.read() == (2, b"\x01\x03")  # fast auth success
         seq, ok = await raw.read()
         assert seq == 3 and ok[0] == 0x00
