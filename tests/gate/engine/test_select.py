@@ -36,6 +36,12 @@ ORDERED = [
     "SELECT tier FROM customer GROUP BY tier HAVING MAX(balance) > 4900 ORDER BY tier",
     "SELECT customer_id, COUNT(*) FROM corder GROUP BY customer_id ORDER BY COUNT(*) DESC, customer_id LIMIT 5",
     "SELECT DISTINCT tier FROM customer ORDER BY tier DESC",
+    # arithmetic over aggregates, computed at the gate with MySQL's result types
+    "SELECT tier, SUM(balance) / COUNT(*), COUNT(*) * 2 - 1, -MAX(balance) FROM customer GROUP BY tier ORDER BY tier",
+    "SELECT tier, SUM(qty) / 7, SUM(qty) * 1.5, SUM(price) - SUM(price) / 3 FROM customer c JOIN corder o "
+    "ON o.customer_id = c.customer_id GROUP BY tier ORDER BY tier",
+    "SELECT tier, COUNT(*) FROM customer GROUP BY tier HAVING COUNT(*) * 2 > 70 ORDER BY COUNT(*) + 0 DESC, tier",
+    "SELECT MAX(balance) - MIN(balance), COUNT(DISTINCT tier) / COUNT(*) FROM customer",
     "SELECT DISTINCT qty FROM corder WHERE qty > 3 ORDER BY qty LIMIT 4",
     # unions across routes: concatenation, duplicates removed at the gate, ordered and limited at the gate
     "SELECT customer_id FROM customer WHERE tier = 1 UNION SELECT customer_id FROM corder WHERE qty = 3 ORDER BY 1",

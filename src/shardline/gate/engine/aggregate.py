@@ -14,7 +14,14 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from shardline.gate.engine.base import BindVars, Primitive
-from shardline.gate.engine.evalengine import to_number
+from shardline.gate.engine.numbers import (
+    DIV_PRECISION_INCREMENT,
+    EXACT_DIGITS,
+    MAX_DECIMALS,
+    format_double,
+    format_number,
+    to_number,
+)
 from shardline.gate.engine.ordering import row_key, value_key
 from shardline.sqltypes import (
     BINARY_CHARSET,
@@ -30,9 +37,6 @@ from shardline.sqltypes import (
 if TYPE_CHECKING:
     from shardline.gate.engine.vcursor import VCursor
 
-DIV_PRECISION_INCREMENT = 4  # MySQL's default: AVG adds 4 decimal digits
-_MAX_DECIMALS = 30
-_EXACT_DIGITS = 200  # more than any sum of DECIMAL(65) values needs: decimal arithmetic stays exact
 _NOT_NULL_FLAG = 1
 _BINARY_FLAG = 128
 _NUM_FLAG = 32768
@@ -168,7 +172,7 @@ def sum_values(field_type: int, values: list[bytes]) -> Any:
     if field_type in INTEGER_TYPES:
         return sum(int(v) for v in values)
     if field_type in DECIMAL_TYPES:
-        with localcontext(prec=_EXACT_DIGITS):
+        with localcontext(prec=EXACT_DIGITS):
             return sum((Decimal(v.decode()) for v in values), Decimal(0))
     return sum(float(to_number(v)) for v in values)
 
@@ -178,38 +182,12 @@ def _average(total: Any, count: int, field: Field) -> bytes | None:
         return None
     if isinstance(total, float):
         return format_double(total / count)
-    scale = min(field.decimals + DIV_PRECISION_INCREMENT, _MAX_DECIMALS)
-    with localcontext(prec=_EXACT_DIGITS):
+    scale = min(field.decimals + DIV_PRECISION_INCREMENT, MAX_DECIMALS)
+    with localcontext(prec=EXACT_DIGITS):
         quotient = (Decimal(total) / Decimal(count)).quantize(
             Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP
         )
     return str(quotient).encode()
-
-
-def format_number(value: Any) -> bytes:
-    """A sum in the text form MySQL prints for it."""
-    if isinstance(value, float):
-        return format_double(value)
-    return str(value).encode()
-
-
-def format_double(value: float) -> bytes:
-    """A double as MariaDB prints it: the shortest digits that read back as the same double, in fixed notation
-    for decimal exponents -15 to 14 and as ``1.5e15`` / ``1e-16`` beyond."""
-    if value == 0:
-        return b"0"
-    shortest = Decimal(repr(value))
-    sign, digits, exponent = shortest.as_tuple()
-    assert isinstance(exponent, int), "a finite double"
-    while len(digits) > 1 and digits[-1] == 0:  # repr's "1e+16" and "100.0" carry no extra digits
-        digits, exponent = digits[:-1], exponent + 1
-    scientific = len(digits) + exponent - 1
-    if -15 <= scientific <= 14:
-        text = format(Decimal((sign, digits, exponent)), "f")
-    else:
-        rest = "".join(map(str, digits[1:]))
-        text = ("-" if sign else "") + str(digits[0]) + (f".{rest}" if rest else "") + f"e{scientific}"
-    return text.encode()
 
 
 def _output_field(agg: AggregateColumn, fields: list[Field]) -> Field:
@@ -226,7 +204,7 @@ def _output_field(agg: AggregateColumn, fields: list[Field]) -> Field:
     if agg.op in (AggregateOp.AVG, AggregateOp.AVG_PARTIAL):
         if field.type in FLOAT_TYPES:
             return replace(field, type=FieldType.DOUBLE, decimals=31, flags=field.flags & ~_NOT_NULL_FLAG)
-        decimals = min(field.decimals + DIV_PRECISION_INCREMENT, _MAX_DECIMALS)
+        decimals = min(field.decimals + DIV_PRECISION_INCREMENT, MAX_DECIMALS)
         return replace(
             field,
             type=FieldType.NEWDECIMAL,

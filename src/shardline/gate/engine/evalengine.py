@@ -9,21 +9,20 @@ the ``*_general_ci`` collations for ASCII text); anything else raises Unsupporte
 from __future__ import annotations
 
 import operator
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any
 
 from shardline.errors import Unsupported
 from shardline.gate.engine.bindvars import from_row_value, value_of
+from shardline.gate.engine.numbers import DIV_PRECISION_INCREMENT, EXACT_DIGITS, MAX_DECIMALS, to_number
 from shardline.sqltypes import UTF8MB4_GENERAL_CI, Field, Row
 
 _GENERAL_CI = frozenset({33, 45})  # utf8mb3/utf8mb4_general_ci: ASCII text compares as its upper case
 _PAD_SPACE_BIN = frozenset({46, 83, 47, 65})  # utf8mb4_bin, utf8mb3_bin, latin1_bin, ascii_bin
 _BINARY = 63
-_NUMERIC_PREFIX = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +90,46 @@ class Negate(Expr):
 
     def __str__(self) -> str:
         return f"-{self.operand}"
+
+
+@dataclass(frozen=True, slots=True)
+class Arithmetic(Expr):
+    """``left op right`` for + - * / with MySQL's result types: integers stay integers (except for /),
+    decimals keep their scale (/ adds 4 digits, rounded half up), any double makes a double; NULL and
+    division by zero give NULL."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+    def evaluate(self, env: Env) -> Any:
+        left, right = self.left.evaluate(env), self.right.evaluate(env)
+        if left is None or right is None:
+            return None
+        a, b = to_number(left), to_number(right)
+        if isinstance(a, float) or isinstance(b, float):
+            a, b = float(a), float(b)
+        with localcontext(prec=EXACT_DIGITS):
+            if self.op == "+":
+                return a + b
+            if self.op == "-":
+                return a - b
+            if self.op == "*":
+                return a * b
+            if b == 0:
+                return None
+            if isinstance(a, float):
+                return a / b
+            scale = min(_scale(a) + DIV_PRECISION_INCREMENT, MAX_DECIMALS)
+            return (Decimal(a) / Decimal(b)).quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+
+    def __str__(self) -> str:
+        return f"({self.left} {self.op} {self.right})"
+
+
+def _scale(value: int | Decimal) -> int:
+    exponent = value.as_tuple().exponent if isinstance(value, Decimal) else 0
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
 _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
@@ -212,15 +251,6 @@ def truth(value: Any) -> int | None:
     if value is None:
         return None
     return int(to_number(value) != 0)
-
-
-def to_number(value: Any) -> int | Decimal | float:
-    """A number as MySQL reads one from text: its leading numeric part (0 if none)."""
-    if isinstance(value, int | Decimal | float):
-        return value
-    text = value.decode("latin-1") if isinstance(value, bytes) else value
-    match = _NUMERIC_PREFIX.match(text.lstrip())
-    return Decimal(match.group()) if match else 0
 
 
 def compare_values(left: Any, right: Any, collation: int) -> int:

@@ -1,4 +1,4 @@
-"""Translating a SQL predicate into a gate-side expression (for HAVING evaluated at the gate)."""
+"""Translating SQL into a gate-side expression: HAVING, and arithmetic over aggregated values."""
 
 from __future__ import annotations
 
@@ -7,12 +7,24 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from shardline.errors import Unsupported
-from shardline.gate.engine.evalengine import Column, Compare, Expr, InList, IsNull, Logical, Not
+from shardline.gate.engine.evalengine import (
+    Arithmetic,
+    Column,
+    Compare,
+    Expr,
+    InList,
+    IsNull,
+    Logical,
+    Negate,
+    Not,
+)
 from shardline.gate.planner.astutil import generate
 from shardline.gate.planner.values import bind_value
 
 _COMPARISONS = {exp.EQ: "=", exp.NEQ: "!=", exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">=",
                 exp.NullSafeEQ: "<=>"}  # fmt: skip
+
+_ARITHMETIC = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/"}
 
 Resolver = Callable[[exp.Expression], int | None]
 
@@ -30,6 +42,11 @@ def to_eval(node: exp.Expression, resolve: Resolver) -> Expr:
     op = _COMPARISONS.get(type(node))
     if op is not None:
         return Compare(op, to_eval(node.this, resolve), to_eval(node.expression, resolve))
+    op = _ARITHMETIC.get(type(node))
+    if op is not None:
+        return Arithmetic(op, to_eval(node.this, resolve), to_eval(node.expression, resolve))
+    if isinstance(node, exp.Neg):
+        return Negate(to_eval(node.this, resolve))
     if isinstance(node, exp.And | exp.Or):
         name = "AND" if isinstance(node, exp.And) else "OR"
         return Logical(name, (to_eval(node.this, resolve), to_eval(node.expression, resolve)))

@@ -17,7 +17,9 @@ from shardline.errors import Unsupported
 from shardline.gate.engine.aggregate import Aggregate, AggregateColumn, AggregateOp
 from shardline.gate.engine.base import Primitive
 from shardline.gate.engine.columnname import ColumnName
+from shardline.gate.engine.compute import Compute
 from shardline.gate.engine.distinct import Distinct
+from shardline.gate.engine.evalengine import Expr
 from shardline.gate.engine.filter import Filter
 from shardline.gate.engine.limit import Limit
 from shardline.gate.engine.memory_sort import MemorySort
@@ -122,6 +124,7 @@ class _Aggregation:
         self.weights: dict[int, int | None] = {}  # column ref -> its weight-string ref
         self.by_key: dict[str, int] = {}  # expression key -> column ref (aggregates, group keys)
         self.extra_group: list[exp.Expression] = []
+        self.computed: list[tuple[int, exp.Expression]] = []  # expressions over aggregates, by column
 
     def plan_groups(self) -> None:
         group = self.select.args.get("group")
@@ -154,9 +157,16 @@ class _Aggregation:
                 if shard_form is not inner:
                     inner.replace(shard_form)
             elif contains_aggregate(inner):
-                raise Unsupported(
-                    f"expression over aggregates across shards is not supported: {generate(inner)[:200]}"
-                )
+                self.by_key.setdefault(expr_key(inner), i)
+                self.computed.append((i, inner.copy()))
+                inner.replace(exp.Null())  # the gate computes it from the aggregated columns
+
+    def compute(self) -> tuple[tuple[int, Expr], ...]:
+        """The gate-side expressions of computed columns (adding the helper aggregates they read)."""
+        return tuple(
+            (i, to_eval(node, lambda n, whole=node: None if n is whole else self.resolve(n)))
+            for i, node in self.computed
+        )
 
     def _aggregate(self, node: exp.Expression, ref: int) -> exp.Expression:
         """Records how the gate combines the aggregate at ``ref``; returns what the shards compute there."""
@@ -206,6 +216,8 @@ class _Aggregation:
         return None
 
     def weight_of(self, ref: int) -> int | None:
+        if any(ref == column for column, _ in self.computed):
+            return None  # a number the gate computes
         if ref not in self.weights:
             self.weights[ref] = self.columns.weight(self.columns.item_expression(ref))
         return self.weights[ref]
@@ -231,6 +243,9 @@ def _aggregated(
         ref = plan.columns.positional(node)
         if ref is None:
             ref = plan.resolve(node)
+        if ref is None and contains_aggregate(node):
+            ref = plan.columns.add(exp.Null())
+            plan.computed.append((ref, node.copy()))
         if ref is None:
             raise Unsupported(
                 f"ORDER BY '{generate(node)[:200]}' after aggregation across shards is not supported"
@@ -239,6 +254,7 @@ def _aggregated(
     distinct = aggregating and bool(select.args.get("distinct"))
     distinct_refs = [(i, plan.weight_of(i)) for i in range(len(plan.columns.items))] if distinct else []
     count, skip, _ = _limit_values(select, ctx)
+    computed = plan.compute()
     for clause in ("having", "order", "limit", "offset") + (("distinct",) if aggregating else ()):
         select.set(clause, None)
     if plan.extra_group:
@@ -249,6 +265,8 @@ def _aggregated(
     plan.columns.finish()
     primitive: Primitive = make_route(candidate, select, ctx, None)
     primitive = Aggregate(primitive, tuple(plan.group_keys), tuple(plan.aggregates))
+    if computed:
+        primitive = Compute(primitive, computed)
     if predicate is not None:
         primitive = Filter(primitive, predicate)
     if distinct:
