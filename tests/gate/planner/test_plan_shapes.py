@@ -268,6 +268,7 @@ def test_plan_metadata():
         ("SELECT * FROM customer c JOIN commerce.product p ON p.sku = c.name", "authoritative column list"),
         ("WITH x AS (SELECT 1) SELECT * FROM customer", "WITH"),
         ("SHOW TABLES", "SHOW"),
+        ("SELECT DISTINCT customer_id FROM corder ORDER BY order_id LIMIT 5", "unselected expression"),
         ("SELECT tier, COUNT(*) FROM customer GROUP BY tier WITH ROLLUP", "WITH ROLLUP"),
         ("SELECT tier, JSON_ARRAYAGG(name) FROM customer GROUP BY tier", "JSON_ARRAYAGG"),
         (

@@ -71,7 +71,7 @@ def check_supported(select: exp.Select) -> None:
         raise Unsupported("SQL_CALC_FOUND_ROWS across shards is not supported")
 
 
-def _limit_values(select: exp.Select, ctx: PlanContext) -> tuple[object, object, str]:
+def _limit_values(select: exp.Select, ctx: PlanContext) -> tuple[Expr | None, Expr | None, str]:
     limit, offset = select.args.get("limit"), select.args.get("offset")
     if limit is None:
         return None, None, ""
@@ -96,6 +96,10 @@ def _merge_sorted(
         if ref is None:
             ref = columns.find_item(node)
         if ref is None:
+            if select.args.get("distinct"):  # a hidden column would make more rows distinct on the shards
+                raise Unsupported(
+                    "SELECT DISTINCT ordered by an unselected expression across shards is not supported"
+                )
             ref = columns.add(node)
         refs.append((ref, columns.weight(columns.item_expression(ref)), bool(ordered.args.get("desc"))))
     count, skip, upper = _limit_values(select, ctx)
@@ -106,7 +110,7 @@ def _merge_sorted(
     order = tuple(OrderKey(columns.index(r), columns.index(w), d) for r, w, d in refs)  # type: ignore[arg-type]
     primitive: Primitive = make_route(candidate, select, ctx, None, order=order)
     if count is not None:
-        primitive = Limit(primitive, count, skip, upper)  # type: ignore[arg-type]
+        primitive = Limit(primitive, count, skip, upper)
     return named(primitive, names, len(columns.helpers))
 
 
@@ -274,5 +278,5 @@ def _aggregated(
     if order_refs:
         primitive = MemorySort(primitive, tuple(OrderKey(r, w, d) for r, w, d in order_refs))
     if count is not None:
-        primitive = Limit(primitive, count, skip)  # type: ignore[arg-type]
+        primitive = Limit(primitive, count, skip)
     return named(primitive, names, len(plan.columns.helpers))
