@@ -138,10 +138,11 @@ class LiveShard:
 
 @asynccontextmanager
 async def live_shard(
-    root: Path, *, replicas: int = 2, rdonly: int = 0, durability_policy: str = "none"
+    root: Path, *, replicas: int = 2, rdonly: int = 0, durability_policy: str = "none", init_primary: bool = True
 ) -> AsyncIterator[LiveShard]:
-    """Tablet 100 and ``replicas`` REPLICA then ``rdonly`` RDONLY tablets (uids 101, 102, ...), 100 made the
-    primary, table ``t`` created and the durability policy applied; everything stopped on exit."""
+    """Tablet 100 and ``replicas`` REPLICA then ``rdonly`` RDONLY tablets (uids 101, 102, ...); unless
+    ``init_primary`` is false, 100 made the primary, table ``t`` created and the durability policy applied.
+    Everything is stopped on exit."""
     async with CtlContext.open(f"embedded:{root / 'topo.db'}") as ctx:
         await ctx.ts.add_cell(CELL)
         await ctx.ts.create_keyspace(KEYSPACE)
@@ -156,8 +157,9 @@ async def live_shard(
         shard = LiveShard(root, ctx, servers)
         try:
             await asyncio.gather(*(server.start() for server in servers.values()))
-            await init_shard_primary(ctx, f"{KEYSPACE}/{SHARD}", str(alias(100)))
-            await shard.sql(100, TABLE_SQL)
+            if init_primary:
+                await init_shard_primary(ctx, f"{KEYSPACE}/{SHARD}", str(alias(100)))
+                await shard.sql(100, TABLE_SQL)
             if durability_policy != "none":
                 await set_keyspace_durability_policy(ctx.ts, ctx.tmc, KEYSPACE, durability_policy)
             yield shard

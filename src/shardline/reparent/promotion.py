@@ -84,7 +84,7 @@ async def promote_and_reparent(
 
     new_position = MariadbGTIDSet.parse(position)
     outcomes = await asyncio.gather(
-        *(_follow(ts, tmc, info, candidate, new_position, follower) for follower in followers),
+        *(follow(ts, tmc, info, candidate, new_position, follower) for follower in followers),
         return_exceptions=True,
     )
     result = ReparentResult(action, info.keyspace, info.shard, info.primary_alias, candidate.alias, position)
@@ -118,7 +118,7 @@ async def record_primary(ts: TopoServer, lock: Lock, info: ShardInfo, alias: Tab
         log.info("serving graph of %s not rebuilt: %s", info.keyspace, exc)
 
 
-async def _follow(
+async def follow(
     ts: TopoServer,
     tmc: TabletManagerClient,
     info: ShardInfo,
@@ -126,6 +126,8 @@ async def _follow(
     primary_position: MariadbGTIDSet,
     follower: Follower,
 ) -> None:
+    """Points ``follower`` at ``primary`` (whose position is ``primary_position``) with the semi-sync settings
+    of the durability policy; refused for a tablet that has transactions the primary lacks."""
     if follower.resume_at is None:
         await tmc.set_replication_source(follower.tablet, primary.alias)
     elif primary_position.contains(follower.resume_at):
