@@ -15,6 +15,7 @@ COMPONENT_CLIS = (
     "shardline.tablet.cli",
     "shardline.ctl.cli",
     "shardline.gate.cli",
+    "shardline.orc.cli",
 )
 
 
