@@ -69,7 +69,8 @@ def _plan_at_gate(query: exp.Union, ctx: PlanContext, plan_branch: PlanBranch) -
                 raise Unsupported("the SELECTs of a UNION must return the same number of columns")
             for item in list(branch.expressions):
                 branch.append("expressions", exp.WeightString(this=unalias(item).copy()))
-    primitive = _plan_node(query, ctx, plan_branch, width if needs_weights else None)
+    compared = _has_distinct(query) or bool(query.args.get("order"))
+    primitive = _plan_node(query, ctx, plan_branch, width if needs_weights else None, compared)
     order = query.args.get("order")
     if order is not None:
         keys = []
@@ -98,15 +99,15 @@ def _has_distinct(query: exp.Expression) -> bool:
 
 
 def _plan_node(
-    query: exp.Expression, ctx: PlanContext, plan_branch: PlanBranch, width: int | None
+    query: exp.Expression, ctx: PlanContext, plan_branch: PlanBranch, width: int | None, compared: bool
 ) -> Primitive:
     if isinstance(query, exp.Subquery):
-        return _plan_node(query.this, ctx, plan_branch, width)
+        return _plan_node(query.this, ctx, plan_branch, width, compared)
     if not isinstance(query, exp.Union):
         return plan_branch(query, ctx)
-    left = _plan_node(query.left, ctx, plan_branch, width)
-    right = _plan_node(query.right, ctx, plan_branch, width)
-    primitive: Primitive = Concatenate([left, right])
+    left = _plan_node(query.left, ctx, plan_branch, width, compared)
+    right = _plan_node(query.right, ctx, plan_branch, width, compared)
+    primitive: Primitive = Concatenate([left, right], compared=compared)
     if query.args.get("distinct"):
         columns = tuple((i, width + i if width is not None else None) for i in range(width or 0))
         primitive = Distinct(primitive, columns if width is not None else None)
