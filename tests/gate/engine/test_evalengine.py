@@ -20,6 +20,7 @@ from shardline.gate.engine.evalengine import (
     Not,
     compare_values,
 )
+from shardline.gate.engine.ordering import OrderKey, sort_rows
 from tests.gate.conftest import ShardedEnv
 
 TEXTS = ["a", "A", "a ", "b", "B", "ab", "a-b", "a_b", "Z", "z", "_", "[", "10", "9", ""]
@@ -75,3 +76,14 @@ def test_bind_variables_hold_literals_or_lists():
 
 def _sql(value: object) -> str:
     return "NULL" if value is None else str(value)
+
+
+async def test_enum_columns_are_not_ordered_at_the_gate(sharded_env: ShardedEnv):
+    await sharded_env.reference_query("CREATE TABLE IF NOT EXISTS enum_probe (e ENUM('z', 'a'))")
+    await sharded_env.reference_query("DELETE FROM enum_probe")
+    await sharded_env.reference_query("INSERT INTO enum_probe VALUES ('a'), ('z')")
+    result = await sharded_env.reference_query("SELECT e FROM enum_probe ORDER BY e")
+    assert result.rows == [(b"z",), (b"a",)]  # by member position, not by text
+    with pytest.raises(Unsupported):
+        sort_rows(result.rows, result.fields, [OrderKey(0)])
+    await sharded_env.reference_query("DROP TABLE enum_probe")

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from shardline.errors import Unsupported
 from shardline.gate.engine.evalengine import text_key
 from shardline.sqltypes import (
     BINARY_CHARSET,
@@ -27,6 +28,10 @@ _TEXT_TYPES = frozenset(
     {FieldType.VARCHAR, FieldType.VAR_STRING, FieldType.STRING, FieldType.TINY_BLOB, FieldType.MEDIUM_BLOB,
      FieldType.LONG_BLOB, FieldType.BLOB, FieldType.JSON, FieldType.ENUM, FieldType.SET}
 )  # fmt: skip
+
+
+_ENUM_FLAG = 256
+_SET_FLAG = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,12 @@ def row_key(fields: Sequence[Field], columns: Sequence[tuple[int, int | None]]) 
 
 def sort_rows(rows: list[Row], fields: Sequence[Field], order: Sequence[OrderKey]) -> list[Row]:
     """Rows sorted by the keys (stable). Already sorted runs, such as each shard's rows, merge in linear time."""
+    for key in order:
+        if fields[key.column].flags & (_ENUM_FLAG | _SET_FLAG):
+            raise Unsupported(
+                f"ordering ENUM or SET column '{fields[key.column].name}' across shards is not supported "
+                "(MySQL orders them by member position)"
+            )
     for key in reversed(order):
         rows = sorted(rows, key=value_key(fields, key.column, key.weight_column), reverse=key.descending)
     return rows
