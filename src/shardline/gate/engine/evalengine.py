@@ -44,6 +44,8 @@ class Expr(ABC):
 
 @dataclass(frozen=True, slots=True)
 class BindVar(Expr):
+    """A bind variable's value (a list stays a list)."""
+
     name: str
 
     def evaluate(self, env: Env) -> Any:
@@ -56,6 +58,8 @@ class BindVar(Expr):
 
 @dataclass(frozen=True, slots=True)
 class Const(Expr):
+    """A value fixed at planning time."""
+
     value: Any
 
     def evaluate(self, env: Env) -> Any:
@@ -82,6 +86,8 @@ class Column(Expr):
 
 @dataclass(frozen=True, slots=True)
 class Negate(Expr):
+    """Unary minus."""
+
     operand: Expr
 
     def evaluate(self, env: Env) -> Any:
@@ -189,6 +195,8 @@ class Logical(Expr):
 
 @dataclass(frozen=True, slots=True)
 class Not(Expr):
+    """Logical NOT (NULL stays NULL)."""
+
     operand: Expr
 
     def evaluate(self, env: Env) -> Any:
@@ -201,6 +209,8 @@ class Not(Expr):
 
 @dataclass(frozen=True, slots=True)
 class IsNull(Expr):
+    """``IS [NOT] NULL``."""
+
     operand: Expr
     negated: bool = False
 
@@ -213,6 +223,8 @@ class IsNull(Expr):
 
 @dataclass(frozen=True, slots=True)
 class InList(Expr):
+    """``[NOT] IN (...)``: NULL when no item matches and an item (or the operand) is NULL."""
+
     operand: Expr
     items: tuple[Expr, ...]
     negated: bool = False

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 
 class Filter(Primitive):
+    """Keeps the rows whose predicate is true."""
+
     def __init__(self, input: Primitive, predicate: Expr) -> None:
         self.input = input
         self.predicate = predicate

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 
 class MemorySort(Primitive):
+    """Sorts its input's rows on the order keys."""
+
     def __init__(self, input: Primitive, order: tuple[OrderKey, ...]) -> None:
         self.input = input
         self.order = order

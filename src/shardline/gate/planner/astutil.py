@@ -24,6 +24,7 @@ def conjuncts(node: exp.Expression | None) -> list[exp.Expression]:
 
 
 def and_all(nodes: list[exp.Expression]) -> exp.Expression | None:
+    """The conjunction of the nodes (None for none)."""
     if not nodes:
         return None
     out = nodes[0]
@@ -83,6 +84,7 @@ def is_aggregate(node: exp.Expression) -> bool:
 
 
 def contains_aggregate(node: exp.Expression) -> bool:
+    """Whether the expression is or contains an aggregate (nested queries excluded)."""
     return is_aggregate(node) or any(is_aggregate(n) for n in walk_block(node))
 
 
@@ -94,6 +96,7 @@ def has_aggregation(select: exp.Select) -> bool:
 
 
 def unalias(node: exp.Expression) -> exp.Expression:
+    """The expression under an ``AS`` alias."""
     return node.this if isinstance(node, exp.Alias) else node
 
 

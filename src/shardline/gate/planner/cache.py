@@ -28,6 +28,7 @@ class PlanCache:
         return (normalized_sql, target, vschema_version)
 
     def get(self, key: PlanKey) -> Plan | None:
+        """The cached plan, now the most recently used; None on a miss."""
         plan = self._plans.get(key)
         if plan is None:
             self.misses += 1
@@ -37,6 +38,7 @@ class PlanCache:
         return plan
 
     def put(self, key: PlanKey, plan: Plan) -> None:
+        """Caches a plan, evicting the least recently used beyond capacity."""
         self._plans[key] = plan
         self._plans.move_to_end(key)
         if len(self._plans) > self.capacity:

@@ -28,6 +28,7 @@ class PlanContext:
         return table
 
     def keyspace_of(self, table: Table) -> KeyspaceVSchema:
+        """The VSchema of the table's keyspace."""
         return self.vschema.find_keyspace(table.keyspace)
 
     def reserve(self, prefix: str) -> str:

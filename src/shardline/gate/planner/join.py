@@ -204,6 +204,7 @@ def _derived_column(group: _Group, node: exp.Expression) -> int:
 def plan_join(
     select: exp.Select, clause: FromClause, ctx: PlanContext, plan_query: Callable[..., Primitive]
 ) -> Primitive:
+    """A SELECT whose FROM clause needs several routes (``plan_query`` plans derived tables alone)."""
     check_supported(select)
     plan = _JoinPlan(select, clause, ctx)
     names = column_names(select, ctx.sql) if select is ctx.name_select else ()

@@ -45,6 +45,7 @@ from shardline.gate.planner.values import bind_value
 def plan_multi_shard(
     select: exp.Select, candidate: RouteCandidate, ctx: PlanContext, text: str | None
 ) -> Primitive:
+    """A single-route SELECT whose route reaches several shards (``text``: the statement's own text)."""
     check_supported(select)
     aggregating = has_aggregation(select)
     distinct = bool(select.args.get("distinct"))
@@ -62,6 +63,7 @@ def named(primitive: Primitive, names: tuple[ColumnName | None, ...], helpers: i
 
 
 def check_supported(select: exp.Select) -> None:
+    """Refuses what the gate cannot finish across shards: window functions, WITH ROLLUP, FOUND_ROWS."""
     if select.find(exp.Window) is not None:
         raise Unsupported("window functions across shards are not supported")
     group = select.args.get("group")

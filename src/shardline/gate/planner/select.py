@@ -36,6 +36,7 @@ def plan_query(query: exp.Expression, ctx: PlanContext, *, text: str | None = No
 
 
 def plan_select(select: exp.Select, ctx: PlanContext, *, text: str | None) -> Primitive:
+    """A SELECT block: pull-outs, then one route, a multi-shard route with gate work, or a join."""
     if select.args.get("with_"):
         raise Unsupported(
             "WITH (common table expressions) is supported only in queries on one unsharded keyspace"

@@ -29,6 +29,7 @@ PlanBranch = Callable[..., Primitive]
 def plan_union(
     query: exp.SetOperation, ctx: PlanContext, *, text: str | None, plan_branch: PlanBranch
 ) -> Primitive:
+    """A UNION (EXCEPT and INTERSECT only on one shard); ``plan_branch`` plans a branch alone."""
     if not isinstance(query, exp.Union):
         candidate = query_route(query, ctx, [])
         if candidate is None or not candidate.single_shard:
