@@ -30,11 +30,9 @@ def plan_union(
     query: exp.SetOperation, ctx: PlanContext, *, text: str | None, plan_branch: PlanBranch
 ) -> Primitive:
     """A UNION (EXCEPT and INTERSECT only on one shard); ``plan_branch`` plans a branch alone."""
-    if not isinstance(query, exp.Union):
-        candidate = query_route(query, ctx, [])
-        if candidate is None or not candidate.single_shard:
-            raise Unsupported(f"{query.key.upper()} is supported only when all its queries run on one shard")
     candidate = query_route(query, ctx, [])
+    if not isinstance(query, exp.Union) and (candidate is None or not candidate.single_shard):
+        raise Unsupported(f"{query.key.upper()} is supported only when all its queries run on one shard")
     if candidate is not None and (candidate.single_shard or _complete_per_shard(query)):
         route = make_route(candidate, query, ctx, text)
         names = column_names(ctx.name_select, ctx.sql) if text is None and ctx.name_select is not None else ()
