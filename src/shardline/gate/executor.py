@@ -135,22 +135,21 @@ class Executor:
             session.in_transaction = True  # autocommit=0: every statement opens (or joins) a transaction
         vcursor = SessionVCursor(self, session, sql)
         root = plan.root
-        single_shard = getattr(root, "single_shard", None)  # routes, inserts and DML can tell
-        target = await single_shard(vcursor, bind_vars) if relay is not None and single_shard else None
+        target = await plan.single_shard(vcursor, bind_vars) if relay is not None else None
         if target is not None:
             raw = await relay(target)
             if kind is not K.SELECT and raw[4] == 0x00:  # an OK packet: remember its insert id
                 insert_id = parse_ok(raw[4:]).insert_id
                 if insert_id:
                     session.last_insert_id = insert_id
-            return _plan_type(root), raw
+            return root.plan_type, raw
         if kind is K.SELECT or session.in_transaction:
             result = await root.execute(vcursor, bind_vars)
         else:
             result = await self._autocommit_dml(session, root, vcursor, bind_vars)
         if kind is not K.SELECT and result.insert_id:
             session.last_insert_id = result.insert_id
-        return _plan_type(root), result
+        return root.plan_type, result
 
     async def _autocommit_dml(self, session: Session, root: Primitive, vcursor: SessionVCursor,
                               bind_vars: dict[str, Any]) -> Result:
@@ -377,12 +376,6 @@ def _bind_last_insert_id(normalized: str) -> str:
             return f"{before}:{LAST_INSERT_ID_BIND} AS `{match.group(2)}`"
         return f"{before}:{LAST_INSERT_ID_BIND}"
     return _LAST_INSERT_ID.sub(replace, normalized)
-
-
-def _plan_type(root: Primitive) -> str:
-    """The plan type metrics and the query log use: a route's variant, else the root primitive's type."""
-    variant = getattr(root, "variant", None)
-    return variant.value if variant is not None else type(root).__name__
 
 
 def _first_keyspace(primitive: Primitive) -> str:

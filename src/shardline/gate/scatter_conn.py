@@ -74,11 +74,7 @@ class ScatterConn:
                 shard_session = await self._shard_session(session, target, order)
                 async with shard_session.lock:  # one statement at a time on a transaction's connection
                     return await op(shard_session.connection)
-            conn = await self.gateway.connection(target, tablet_type, session.settings_sql)
-            try:
-                return await op(conn)
-            finally:
-                conn.release()
+            return await self.gateway.execute(target, tablet_type, session.settings_sql, op)
         finally:
             self.metrics.observe_shard_query(target.keyspace, target.name, tablet_type, time.perf_counter() - start)
 

@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from shardline.errors import Unavailable
+from shardline.errors import ShardlineError, Unavailable
+from shardline.gate.buffer import PrimaryBuffer, is_failover_error
 from shardline.gate.pool import TabletPool
 from shardline.mysqlctl.users import APP, Credentials
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from shardline.gate.engine.vcursor import ShardTarget
     from shardline.gate.healthcheck import TabletView
     from shardline.gate.pool import PooledConnection
     from shardline.gate.srvtopo import ServingGraph
+
+T = TypeVar("T")
 
 
 class TabletGateway:
@@ -30,6 +35,8 @@ class TabletGateway:
         self._pools: dict[tuple[str, str, int], TabletPool] = {}
         self._index: dict[tuple[str, str, str], list[TabletView]] | None = None
         self._round_robin = itertools.count()
+        self.buffer: PrimaryBuffer | None = PrimaryBuffer()
+        """Holds primary requests during a failover; None fails them at once."""
 
     def attach(self, serving: ServingGraph) -> None:
         self.serving = serving
@@ -37,10 +44,38 @@ class TabletGateway:
     def tablets_changed(self) -> None:
         """Health or topo changed: rebuild the shard index on next use."""
         self._index = None
+        if self.buffer is not None:
+            self.buffer.notify()
 
     async def connection(self, target: ShardTarget, tablet_type: str, settings_sql: str = "") -> PooledConnection:
-        """A connection to the tablet that serves ``target`` for ``tablet_type``."""
-        view = self.pick(target, tablet_type)
+        """A connection to the tablet that serves ``target`` for ``tablet_type`` (a primary request waits in the
+        failover buffer while the shard has no serving primary)."""
+        return await self._connect(await self._serving(target, tablet_type), settings_sql)
+
+    async def execute(self, target: ShardTarget, tablet_type: str, settings_sql: str,
+                      op: Callable[[PooledConnection], Awaitable[T]]) -> T:
+        """Runs ``op`` on a pooled connection outside any transaction. A primary that turned read-only or cannot
+        be reached (the statement did not run) is a failover: the request is buffered and sent to the next
+        primary."""
+        while True:
+            view = await self._serving(target, tablet_type)
+            try:
+                conn = await self._connect(view, settings_sql)
+                try:
+                    return await op(conn)
+                finally:
+                    conn.release()
+            except ShardlineError as exc:
+                if tablet_type != "primary" or self.buffer is None or not is_failover_error(exc):
+                    raise
+                self.buffer.primary_failed(target, view)
+
+    async def _serving(self, target: ShardTarget, tablet_type: str) -> TabletView:
+        if tablet_type == "primary" and self.buffer is not None:
+            return await self.buffer.primary(target, lambda: self.pick(target, tablet_type))
+        return self.pick(target, tablet_type)
+
+    async def _connect(self, view: TabletView, settings_sql: str) -> PooledConnection:
         tablet = view.tablet
         key = (str(tablet.alias), tablet.mysql_host, tablet.mysql_port)
         pool = self._pools.get(key)

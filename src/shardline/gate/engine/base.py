@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from shardline.gate.engine.vcursor import VCursor
+    from shardline.gate.engine.vcursor import ShardTarget, VCursor
     from shardline.sqltypes import Result
 
 BindVars = dict[str, Any]
@@ -25,3 +25,13 @@ class Primitive(ABC):
 
     def inputs(self) -> list[Primitive]:
         return []
+
+    @property
+    def plan_type(self) -> str:
+        """The label metrics and the query log give plans rooted at this node."""
+        return type(self).__name__
+
+    async def single_shard(self, vcursor: VCursor, bind_vars: BindVars) -> ShardTarget | None:
+        """The one shard on which the client's original text runs unchanged, so that the shard's response can be
+        relayed as it is; None unless this node is such a route."""
+        return None

@@ -125,6 +125,10 @@ class DML(Primitive):
     def keyspace(self) -> str:
         return self.routing.keyspace
 
+    @property
+    def plan_type(self) -> str:
+        return self.variant.value
+
     async def single_shard(self, vcursor: VCursor, bind_vars: BindVars) -> ShardTarget | None:
         """The one shard that runs the client's statement unchanged, with nothing else to do; else None."""
         if self.upkeep is not None:

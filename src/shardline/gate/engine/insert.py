@@ -95,6 +95,10 @@ class Insert(Primitive):
     def keyspace(self) -> str:
         return self.table.keyspace
 
+    @property
+    def plan_type(self) -> str:
+        return self.variant.value
+
     async def single_shard(self, vcursor: VCursor, bind_vars: BindVars) -> ShardTarget | None:
         """The shard that takes the client's statement unchanged: an unsharded insert with nothing to generate."""
         if self.variant is InsertVariant.UNSHARDED and self.generate is None:

@@ -52,6 +52,10 @@ class Route(Primitive):
     def keyspace(self) -> str:
         return self.routing.keyspace
 
+    @property
+    def plan_type(self) -> str:
+        return self.variant.value
+
     async def single_shard(self, vcursor: VCursor, bind_vars: BindVars) -> ShardTarget | None:
         """The one shard the client's original text can run on unchanged, or None if that is not the case."""
         if not self.passthrough:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shardline.gate.engine.route import Route
-
 if TYPE_CHECKING:
     from shardline.gate.engine.base import BindVars, Primitive
     from shardline.gate.engine.vcursor import ShardTarget, VCursor
@@ -28,9 +26,7 @@ class Plan:
 
     async def single_shard(self, vcursor: VCursor, bind_vars: BindVars) -> ShardTarget | None:
         """The one shard on which the client's original text runs unchanged, if the plan is such a route."""
-        if isinstance(self.root, Route):
-            return await self.root.single_shard(vcursor, bind_vars)
-        return None
+        return await self.root.single_shard(vcursor, bind_vars)
 
     def describe(self) -> dict[str, Any]:
         """The plan as ``VEXPLAIN PLAN`` shows it."""
