@@ -41,6 +41,7 @@ TABLE = "sbtest1"
 WARMUP_SECONDS = 2
 MAX_ERROR_CHARS = 300  # sysbench quotes whole statements (a prepare INSERT holds 100 rows)
 STARTUP_TIMEOUT = 120.0
+REPO = Path(__file__).resolve().parent.parent
 GATE_USER = "root"  # the local cluster's gate runs without --users: root, no password
 
 _QPS = re.compile(r"queries:\s+\d+\s+\(([\d.]+) per sec")
@@ -294,6 +295,7 @@ def run_half_load(
             added = round(result.p99_ms - direct.p99_ms, 3)
         rows.append({
             "target": name, "ps_mode": ps_mode, "rate": rate, "gate_qps": result.qps,
+            "direct_p50_ms": direct.p50_ms if direct else None, "gate_p50_ms": result.p50_ms,
             "direct_p99_ms": direct.p99_ms if direct else None, "gate_p99_ms": result.p99_ms,
             "added_p99_ms": added, "error": result.error,
         })  # fmt: skip
@@ -346,14 +348,15 @@ def markdown(bench: Bench, half_load: list[dict[str, Any]]) -> str:
         "",
         "oltp_point_select at half of the gate's peak QPS (the lower of the two gate targets' peaks):",
         "",
-        "| target | ps mode | rate (qps) | gate QPS reached | direct p99 ms | gate p99 ms | added p99 ms |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| target | ps mode | rate (qps) | gate QPS reached | p50 ms direct / gate | direct p99 ms | gate p99 ms "
+        "| added p99 ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for h in half_load:
         gate = f"FAILED: {cell(h['error'])}" if h["error"] else fmt(h["gate_p99_ms"], 3)
         lines.append(
             f"| {h['target']} | {h['ps_mode']} | {h['rate']} | {fmt(h['gate_qps'], 0)} "
-            f"| {fmt(h['direct_p99_ms'], 3)} | {gate} "
+            f"| {fmt(h['direct_p50_ms'], 3)} / {fmt(h['gate_p50_ms'], 3)} | {fmt(h['direct_p99_ms'], 3)} | {gate} "
             f"| {fmt(h['added_p99_ms'], 3)} |"
         )
     return "\n".join(lines)
@@ -372,6 +375,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "mariadb": version("mariadbd", "--version"),
         "sysbench": version("sysbench", "--version"),
+        "commit": version("git", "-C", str(REPO), "describe", "--always", "--dirty"),
         "loadavg_start": os.getloadavg(),
     }
 
@@ -424,7 +428,7 @@ def main() -> None:
     facts["loadavg_end"] = os.getloadavg()
     table = markdown(bench, half_load)
     print(table)
-    print(f"\n{facts['cpus']} CPUs, {facts['mariadb']}, {facts['sysbench']}; load average "
+    print(f"\n{facts['cpus']} CPUs, {facts['mariadb']}, {facts['sysbench']}, commit {facts['commit']}; load average "
           f"{facts['loadavg_start'][0]:.2f} at start, {facts['loadavg_end'][0]:.2f} at end; "
           f"total {time.monotonic() - started:.0f} s")  # fmt: skip
     if args.json:
