@@ -29,7 +29,7 @@ class Gate:
 
     def __init__(self, ts: TopoServer, cell: str, *, host: str = "127.0.0.1", port: int = 15306,
                  http_port: int | None = 15001, users: UserStore | None = None, pool_size: int = 16,
-                 max_replica_lag: float = 30.0, transaction_mode: str = "multi") -> None:
+                 max_replica_lag: float = 30.0, transaction_mode: str = "multi", reuse_port: bool = False) -> None:
         self.transaction_mode = TransactionMode(transaction_mode)
         self.metrics = GateMetrics()
         self.querylog = QueryLog()
@@ -39,7 +39,7 @@ class Gate:
         self.executor = Executor(self.serving, ScatterConn(self.gateway, self.metrics), self.metrics, self.querylog)
         self.mysql = MySQLServer(
             lambda conn: GateHandler(self.executor, conn, self.transaction_mode),
-            users=users or UserStore({"root": ""}), host=host, port=port)
+            users=users or UserStore({"root": ""}), host=host, port=port, reuse_port=reuse_port)
         self.host = host
         self.http_port = http_port
         self._http: web.AppRunner | None = None

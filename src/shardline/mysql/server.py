@@ -398,8 +398,12 @@ class MySQLServer:
         server_version: str = DEFAULT_SERVER_VERSION,
         connect_timeout: float = 10.0,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
+        reuse_port: bool = False,
     ) -> None:
+        """``reuse_port`` lets several processes listen on one port (SO_REUSEPORT); the kernel spreads the
+        connections over them."""
         self.handler_factory = handler_factory
+        self.reuse_port = reuse_port
         self.users = users
         self.host = host
         self.port = port
@@ -417,7 +421,8 @@ class MySQLServer:
         """Starts listening; ``port`` is then the bound port (useful with port 0)."""
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: ServerConnection(self, next(self._ids)), self.host, self.port, reuse_address=True
+            lambda: ServerConnection(self, next(self._ids)), self.host, self.port, reuse_address=True,
+            reuse_port=self.reuse_port or None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
 
