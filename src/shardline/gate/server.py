@@ -52,7 +52,8 @@ class Gate:
         await self.serving.start()
         await self.mysql.start()
         if self.http_port is not None:
-            self._http = web.AppRunner(self._http_app(), access_log=None)
+            # streams (query log) would hold a shutdown for aiohttp's default 60 s
+            self._http = web.AppRunner(self._http_app(), access_log=None, shutdown_timeout=1.0)
             await self._http.setup()
             site = web.TCPSite(self._http, self.host, self.http_port)
             await site.start()
