@@ -55,9 +55,8 @@ class Gate:
             # streams (query log) would hold a shutdown for aiohttp's default 60 s
             self._http = web.AppRunner(self._http_app(), access_log=None, shutdown_timeout=1.0)
             await self._http.setup()
-            site = web.TCPSite(self._http, self.host, self.http_port)
-            await site.start()
-            self.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            await web.TCPSite(self._http, self.host, self.http_port).start()
+            self.http_port = self._http.addresses[0][1]
 
     async def close(self) -> None:
         await self.mysql.close()
@@ -101,8 +100,7 @@ class Gate:
             "type": v.tablet_type, "serving": v.serving, "lag_seconds": v.lag_seconds,
             "mysql": f"{v.tablet.mysql_host}:{v.tablet.mysql_port}",
         } for v in self.serving.tablets()]
-        keyspaces = {ks: {t: [s.name for s in self.serving.shards(ks, t)] for t in ("primary", "replica")}
-                     for ks in self.serving.keyspace_names() if ks in self.serving._partitions}
+        keyspaces = {ks: self.serving.partitions(ks) for ks in self.serving.keyspace_names()}
         return web.json_response({"cell": self.serving.cell, "keyspaces": keyspaces, "tablets": tablets,
                                   "connections": len(self.mysql.connections)})
 

@@ -67,6 +67,11 @@ class ServingGraph:
             raise Unavailable(f"keyspace '{keyspace}' has no serving graph in cell '{self.cell}'", code=1105)
         return partitions.get(tablet_type, [])
 
+    def partitions(self, keyspace: str) -> dict[str, list[str]]:
+        """Shard names per tablet type, as the serving graph has them ({} before it is known)."""
+        return {tablet_type: [s.name for s in shards]
+                for tablet_type, shards in self._partitions.get(keyspace, {}).items()}
+
     def shard_for_keyspace_id(self, keyspace: str, keyspace_id: bytes, tablet_type: str) -> ShardTarget:
         shards = self.shards(keyspace, tablet_type)
         starts = self._starts[(keyspace, tablet_type)]
