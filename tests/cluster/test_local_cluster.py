@@ -69,7 +69,7 @@ def primary_connection(layout: ClusterLayout, uid: int) -> pymysql.Connection:
     plan = next(plan for plan in layout.tablets if plan.uid == uid)
     return pymysql.connect(
         host="127.0.0.1", port=plan.mysql_port, user=APP.user, password=APP.password, database=plan.keyspace,
-        autocommit=True,
+        autocommit=True, read_timeout=30,  # a write that no semi-sync replica acknowledges would hang
     )  # fmt: skip
 
 

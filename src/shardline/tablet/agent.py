@@ -191,6 +191,9 @@ class TabletAgent:
         if primary is None:
             return
         status = self.flavor.replication_status(conn)
+        # Stopped first: the IO thread reads the semi-sync setting only when it connects, and MariaDB may have
+        # started (and connected) it before this runs.
+        self.flavor.stop_replication(conn)
         if status is None or (status.source_host, status.source_port) != (primary.mysql_host, primary.mysql_port):
             self.flavor.set_replication_source(conn, primary.mysql_host, primary.mysql_port, REPL)
         self.flavor.enable_semi_sync_replica(conn, self._acknowledges())
