@@ -99,8 +99,7 @@ class TabletAgent:
     async def start(self, port: int) -> None:
         """Starts MariaDB if needed, creates the databases, publishes the tablet record (agent HTTP ``port``),
         resumes its role in the shard, and starts the health loop."""
-        keyspace = await self.ts.get_keyspace(self.config.keyspace)
-        self._durability_policy = keyspace.durability_policy
+        await self._load_durability_policy()
         await self._check_not_moved()
         shard = await self._get_or_create_shard()
         await asyncio.to_thread(self._start_mysql)
@@ -210,6 +209,11 @@ class TabletAgent:
             )
         self.flavor.enable_semi_sync_primary(conn, required)
         self.flavor.set_read_only(conn, False)
+
+    async def _load_durability_policy(self) -> None:
+        """Reads the keyspace's durability policy; the RPCs that set semi-sync re-read it, as
+        SetKeyspaceDurabilityPolicy may have changed it since the agent started."""
+        self._durability_policy = (await self.ts.get_keyspace(self.config.keyspace)).durability_policy
 
     def _acknowledges(self) -> bool:
         """Whether this tablet, as a replica, sends semi-sync acknowledgements (per the durability policy)."""
@@ -366,6 +370,7 @@ class TabletAgent:
         """Points replication at the tablet ``parent`` (an alias, looked up in topo). Replication restarts if
         it was running or ``force_start_replication``."""
         host, port = await self._parent_address(parent)
+        await self._load_durability_policy()
         async with self._action_lock:
             await self._dba(self._set_source, host, port, force_start_replication)
         await self.refresh_health()
@@ -414,6 +419,7 @@ class TabletAgent:
     async def init_primary(self) -> str:
         """Makes this tablet a writable primary: replication stopped and its source forgotten (binlog and
         positions kept), semi-sync per the keyspace's durability policy, type PRIMARY. Returns its position."""
+        await self._load_durability_policy()
         async with self._action_lock:
             position = await self._dba(self._init_primary)
             await self._set_type(TabletType.PRIMARY)
@@ -430,6 +436,7 @@ class TabletAgent:
         """Makes this tablet a read-only replica of ``parent``, resuming from ``replication_position``."""
         position = self.flavor.parse_position(replication_position)
         host, port = await self._parent_address(parent)
+        await self._load_durability_policy()
         async with self._action_lock:
             await self._dba(self._init_replica, host, port, position)
             if self.tablet is not None and self.tablet.type == TabletType.PRIMARY:
