@@ -102,8 +102,10 @@ def _choose_candidate(
             raise Unavailable(f"cannot reach tablet {requested.alias}: {failures[requested.alias]}")
         replication = statuses[requested.alias].replication
         if replication is None or not replication.replicates_from(primary):
+            source = f"{replication.source_host}:{replication.source_port}" if replication else "nowhere"
             raise FailedPrecondition(
-                f"tablet {requested.alias} does not replicate from primary {primary.alias}, so it cannot catch up"
+                f"tablet {requested.alias} replicates from {source}, not from primary {primary.alias} at "
+                f"{primary.mysql_host}:{primary.mysql_port}, so it cannot catch up"
             )
         return requested
     healthy = [
