@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from shardline.errors import ShardlineError
+from shardline.errors import InvalidArgument, ShardlineError
 from shardline.orc.analysis import Analysis, Problem, Recovery, ShardState, analyze, shard_state
 from shardline.reparent import durability
 from shardline.reparent.emergency import emergency_reparent_shard
@@ -51,7 +51,8 @@ async def run_recovery(
     """Runs the problem's recovery under the shard lock; ``probe`` reads tablet state (short timeouts), ``tmc``
     changes it."""
     recovery = problem.analysis.recovery
-    assert recovery is not None, f"{problem.analysis} has no recovery"
+    if recovery is None:
+        raise InvalidArgument(f"{problem.analysis.value} is reported only; it has no recovery")
     started, clock = time.time(), time.monotonic()
 
     def record(result: str, detail: str) -> RecoveryRecord:
@@ -94,7 +95,7 @@ async def _repair(
         )
         return "; ".join([f"promoted {result.new_primary} at {result.position}", *result.warnings])
 
-    assert info.primary_alias is not None and problem.tablet is not None
+    assert info.primary_alias is not None and problem.tablet is not None  # the analysis found a live primary
     primary = state.statuses[info.primary_alias]
     status = state.statuses[problem.tablet]
     policy = info.durability_policy

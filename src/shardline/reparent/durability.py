@@ -91,9 +91,9 @@ async def prepare_primary(tmc: TabletManagerClient, tablet: Tablet) -> None:
 
 async def apply_primary(tmc: TabletManagerClient, tablet: Tablet, policy: str) -> None:
     """Makes a primary's semi-sync settings follow ``policy``."""
-    if semi_sync_required(policy):
-        await prepare_primary(tmc, tablet)
     required = semi_sync_required(policy)
+    if required:
+        await prepare_primary(tmc, tablet)
     await tmc.execute_fetch_as_dba(
         tablet,
         f"SET GLOBAL rpl_semi_sync_slave_enabled = OFF, rpl_semi_sync_master_enabled = {_on_off(required)}",
@@ -117,10 +117,8 @@ async def read_settings(tmc: TabletManagerClient, tablet: Tablet) -> SemiSyncSet
     return SemiSyncSettings.from_row(result["rows"][0])
 
 
-async def ensure_replica(tmc: TabletManagerClient, tablet: Tablet, policy: str) -> bool:
-    """Applies ``policy`` to a replicating tablet unless its settings honour it already (so that a running IO
-    thread is not reconnected for nothing); True if something changed."""
-    if (await read_settings(tmc, tablet)).replica_ok(tablet.type, policy):
-        return False
-    await apply_replica(tmc, tablet, policy, restart_io=True)
-    return True
+async def ensure_replica(tmc: TabletManagerClient, tablet: Tablet, policy: str) -> None:
+    """Applies ``policy`` to a replicating tablet unless its settings honour it already: reconnecting its IO
+    thread is a last resort, as a transaction it received asynchronously is never acknowledged afterwards."""
+    if not (await read_settings(tmc, tablet)).replica_ok(tablet.type, policy):
+        await apply_replica(tmc, tablet, policy, restart_io=True)
