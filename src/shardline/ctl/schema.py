@@ -126,7 +126,7 @@ async def _check_vindex_columns(ctx: CtlContext, parsed: KeyspaceVSchema) -> Non
         for table, wanted in needed.items():
             where = f"on shard {keyspace}/{tablet.shard}"
             if table not in columns:
-                raise InvalidArgument(f"ApplyVSchema: table '{table}' does not exist in keyspace '{keyspace}' {where}")
+                continue  # not created yet: VSchema first, then CREATE TABLE through the gate, as in Vitess
             missing = [column for column in wanted if column.lower() not in columns[table]]
             if missing:
                 raise InvalidArgument(
