@@ -8,7 +8,7 @@ import sys
 
 from shardline.errors import ShardlineError
 
-# Components whose ``cli.register(subparsers)`` adds subcommands; a module not written yet is skipped.
+# Components whose ``cli.register(subparsers)`` adds subcommands.
 COMPONENT_CLIS = (
     "shardline.cluster.cli",
     "shardline.mysqlctl.cli",
@@ -23,13 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shardline", description="Horizontal sharding for MariaDB.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in COMPONENT_CLIS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        module.register(subparsers)
+        importlib.import_module(module_name).register(subparsers)
     return parser
 
 

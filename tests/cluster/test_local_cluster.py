@@ -15,7 +15,6 @@ import pymysql
 import pytest
 
 from shardline.cluster.layout import ClusterLayout
-from shardline.cluster.processes import gate_available
 from shardline.cluster.procs import is_shardline_process, shardline_executable
 from shardline.mysqlctl.users import APP
 
@@ -110,11 +109,10 @@ def test_status_lists_every_process(cluster):
     result = shardline("status", "--root", str(cluster.root))
     assert result.returncode == 0
     running = [line for line in result.stdout.splitlines() if " pid " in line]
-    expected = 2 * len(cluster.tablets) + 1 + (1 if gate_available() else 0)
+    expected = 2 * len(cluster.tablets) + 3  # tablets and their MariaDB, ctld, gate, failover agent
     assert len(running) == expected, result.stdout
 
 
-@pytest.mark.skipif(not gate_available(), reason="no gate in this installation")
 def test_gate_routes_to_the_shards(cluster):
     with pymysql.connect(host="127.0.0.1", port=cluster.gate_port, user="root", database="customer") as conn:
         conn.autocommit(True)

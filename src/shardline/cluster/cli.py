@@ -15,7 +15,6 @@ from shardline.cluster.layout import (
     MAX_SHARDS,
     ClusterLayout,
 )
-from shardline.cluster.processes import gate_available
 from shardline.cluster.up import UpReport, up
 from shardline.errors import FailedPrecondition
 from shardline.mysqlctl.users import APP
@@ -97,15 +96,13 @@ def _describe(report: UpReport) -> str:
         lines.append(f"  {plan.alias:<12} {plan.keyspace}/{plan.shard:<8} agent {plan.port}  mariadb {plan.mysql_port}")
     lines.append(f"ctld: 127.0.0.1:{layout.ctld_port}  (shardline ctl --server 127.0.0.1:{layout.ctld_port} GetTablets)")
     direct = layout.tablets[0]
-    if gate_available():
-        lines += [
-            f"gate: MySQL 127.0.0.1:{layout.gate_port}, HTTP 127.0.0.1:{layout.gate_http_port}",
-            "connect:",
-            f"  mariadb -h 127.0.0.1 -P {layout.gate_port} -u root customer",
-            f"  python: pymysql.connect(host='127.0.0.1', port={layout.gate_port}, user='root', database='customer')",
-        ]
-    else:
-        lines.append("gate: not available in this installation; connect to a shard primary directly")
+    lines += [
+        f"gate: MySQL 127.0.0.1:{layout.gate_port}, HTTP 127.0.0.1:{layout.gate_http_port}",
+        f"failover agent: http://127.0.0.1:{layout.orc_port}/debug/status",
+        "connect:",
+        f"  mariadb -h 127.0.0.1 -P {layout.gate_port} -u root customer",
+        f"  python: pymysql.connect(host='127.0.0.1', port={layout.gate_port}, user='root', database='customer')",
+    ]
     lines.append(
         f"  one shard directly: mariadb -h 127.0.0.1 -P {direct.mysql_port} -u {APP.user} -p{APP.password} "
         f"{direct.keyspace}"

@@ -1,6 +1,7 @@
 """What a local cluster runs and where: keyspaces, shards, tablet uids and every port, from a few options.
 
 Ports follow docs/architecture.md for the default base 15000 (gate MySQL 15306, gate HTTP 15001, ctld 15999,
+failover agent 15998,
 tablet uid N: agent HTTP 15000+N, MariaDB 17000+N); another base shifts them all by the same amount.
 """
 
@@ -113,6 +114,10 @@ class ClusterLayout:
     @property
     def ctld_port(self) -> int:
         return self.port_base + 999
+
+    @property
+    def orc_port(self) -> int:
+        return self.port_base + 998
 
     @property
     def gate_port(self) -> int:

@@ -3,7 +3,6 @@ when this installation has one."""
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 
 from shardline.cluster.layout import ClusterLayout, TabletPlan
@@ -25,13 +24,8 @@ class ClusterProcess:
         return self.slot.name
 
 
-def gate_available() -> bool:
-    """True if this installation provides ``shardline gate``."""
-    return importlib.util.find_spec("shardline.gate.cli") is not None
-
-
 def cluster_processes(layout: ClusterLayout) -> list[ClusterProcess]:
-    """Tablets in uid order, then ctld, then the gate (if available): the order of start; stop is reversed."""
+    """Tablets in uid order, then ctld, the gate and the failover agent: the order of start; stop is reversed."""
     topo = ("--topo", layout.topo_spec)
     processes = [
         ClusterProcess(
@@ -59,20 +53,26 @@ def cluster_processes(layout: ClusterLayout) -> list[ClusterProcess]:
             ((layout.ctld_port, "ctld"),),
         )
     )
-    if gate_available():
-        processes.append(
-            ClusterProcess(
-                ProcessSlot(layout.root, "gate"),
-                (
-                    "gate",
-                    *topo,
-                    "--cell", layout.cell,
-                    "--port", str(layout.gate_port),
-                    "--http-port", str(layout.gate_http_port),
-                ),  # fmt: skip
-                ((layout.gate_port, "gate MySQL"), (layout.gate_http_port, "gate HTTP")),
-            )
+    processes.append(
+        ClusterProcess(
+            ProcessSlot(layout.root, "gate"),
+            (
+                "gate",
+                *topo,
+                "--cell", layout.cell,
+                "--port", str(layout.gate_port),
+                "--http-port", str(layout.gate_http_port),
+            ),  # fmt: skip
+            ((layout.gate_port, "gate MySQL"), (layout.gate_http_port, "gate HTTP")),
         )
+    )
+    processes.append(
+        ClusterProcess(
+            ProcessSlot(layout.root, "orc"),
+            ("orc", *topo, "--cell", layout.cell, "--port", str(layout.orc_port)),
+            ((layout.orc_port, "failover agent HTTP"),),
+        )
+    )
     return processes
 
 

@@ -33,7 +33,7 @@ class CtldServer:
     def __init__(self, ctx: CtlContext, host: str, port: int) -> None:
         self.host = host
         self.port = port
-        self._runner = web.AppRunner(build_app(ctx), access_log=None)
+        self._runner = web.AppRunner(build_app(ctx), access_log=None, shutdown_timeout=1.0)
 
     async def start(self) -> None:
         await self._runner.setup()

@@ -20,7 +20,7 @@ class OrcServer:
         app = web.Application()
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/debug/status", self._status)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
 
     async def start(self) -> None:
         await self._runner.setup()

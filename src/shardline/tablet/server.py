@@ -89,7 +89,7 @@ class TabletServer:
     def __init__(self, agent: TabletAgent, port: int) -> None:
         self.agent = agent
         self.port = port
-        self._runner = web.AppRunner(build_app(agent), access_log=None)
+        self._runner = web.AppRunner(build_app(agent), access_log=None, shutdown_timeout=1.0)
 
     async def start(self) -> None:
         await self._runner.setup()
