@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import errno
-import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from shardline.errors import DeadlineExceeded, FailedPrecondition
+from shardline import pids
+from shardline.errors import FailedPrecondition
 
 _POLL_SECONDS = 0.05
 
@@ -75,33 +73,13 @@ def shardline_executable() -> str:
 
 
 def is_shardline_process(pid: int) -> bool:
-    """True if ``pid`` is a live, non-zombie ``shardline`` process; reaps it if it is our exited child (for our
-    own child, being alive is enough)."""
-    try:
-        return os.waitpid(pid, os.WNOHANG)[0] == 0
-    except ChildProcessError:
-        pass
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z" and b"shardline" in cmdline
+    """True if ``pid`` is a live, non-zombie ``shardline`` process (our exited child is reaped)."""
+    return pids.is_running(pid, b"shardline")
 
 
 def terminate(pid: int, timeout: float) -> None:
     """Sends SIGTERM, waits up to ``timeout`` for the exit, then SIGKILL."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if not is_shardline_process(pid):
-                return
-            time.sleep(_POLL_SECONDS)
-    raise DeadlineExceeded(f"process {pid} did not exit after SIGKILL")
+    pids.terminate(pid, timeout, b"shardline")
 
 
 def check_port_free(port: int, owner: str) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pymysql
 
+from shardline import pids
 from shardline.errors import DeadlineExceeded, FailedPrecondition
 
 _SBIN_PATH = os.pathsep.join((os.environ.get("PATH", ""), "/usr/sbin", "/usr/local/sbin"))
@@ -39,24 +39,8 @@ def spawn_mariadbd(cnf: Path, log: Path, *extra_args: str) -> int:
 
 
 def is_mariadbd(pid: int) -> bool:
-    """True if ``pid`` is a live (not zombie) mariadbd process; reaps it if it is our exited child.
-
-    For our own child, being alive is enough: right after exec, /proc may not show its new command line yet.
-    """
-    try:
-        reaped, _ = os.waitpid(pid, os.WNOHANG)
-        if reaped:
-            return False
-        return True
-    except ChildProcessError:
-        pass
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    state = stat.rsplit(")", 1)[1].split()[0]
-    return state != "Z" and b"mariadbd" in cmdline.split(b"\0", 1)[0]
+    """True if ``pid`` is a live (not zombie) mariadbd process; reaps it if it is our exited child."""
+    return pids.is_running(pid, b"mariadbd")
 
 
 def read_pid(pid_file: Path) -> int | None:
@@ -84,17 +68,7 @@ def wait_until_answering(socket: Path, pid: int, timeout: float) -> bool:
 
 def terminate(pid: int, timeout: float) -> None:
     """Sends SIGTERM, waits up to ``timeout`` for exit, then SIGKILL and waits again."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if not is_mariadbd(pid):
-                return
-            time.sleep(_POLL_SECONDS)
-    raise DeadlineExceeded(f"mariadbd (pid {pid}) did not exit after SIGKILL")
+    pids.terminate(pid, timeout, b"mariadbd")
 
 
 def log_size(log: Path) -> int:
