@@ -3,6 +3,7 @@ MariaDB SET forms wrongly, so the gate keeps each assignment's original text).""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -25,12 +26,10 @@ class Assignment:
     text: str  # the whole item as the client wrote it, ready to replay after ``SET ``
 
 
-def split_top_level(text: str, separator: str = ",") -> list[str]:
-    """Splits on a separator outside quotes, backticks and parentheses."""
-    parts: list[str] = []
+def _top_level(text: str, wanted: str) -> Iterator[int]:
+    """Positions of the characters in ``wanted`` that stand outside quotes, backticks and parentheses."""
     depth = 0
     quote = ""
-    start = 0
     i = 0
     while i < len(text):
         ch = text[i]
@@ -45,12 +44,20 @@ def split_top_level(text: str, separator: str = ",") -> list[str]:
             depth += 1
         elif ch == ")":
             depth -= 1
-        elif ch == separator and depth == 0:
-            parts.append(text[start:i].strip())
-            start = i + 1
+        elif ch in wanted and depth == 0:
+            yield i
         i += 1
     if quote or depth:
         raise InvalidArgument("syntax error in SET: unbalanced quotes or parentheses", code=1064, sqlstate="42000")
+
+
+def split_top_level(text: str, separator: str = ",") -> list[str]:
+    """Splits on a separator outside quotes, backticks and parentheses."""
+    parts: list[str] = []
+    start = 0
+    for i in _top_level(text, separator):
+        parts.append(text[start:i].strip())
+        start = i + 1
     parts.append(text[start:].strip())
     return parts
 
@@ -85,21 +92,9 @@ def _parse_item(item: str) -> Assignment:
 
 
 def _split_assignment(item: str) -> tuple[str, str]:
-    depth = 0
-    quote = ""
-    for i, ch in enumerate(item):
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"`":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif depth == 0 and ch == "=":
-            name = item[:i].rstrip().removesuffix(":").rstrip()
-            return name, item[i + 1 :].strip()
+    for i in _top_level(item, "="):
+        name = item[:i].rstrip().removesuffix(":").rstrip()
+        return name, item[i + 1 :].strip()
     raise InvalidArgument(f"syntax error in SET near '{item[:40]}'", code=1064, sqlstate="42000")
 
 
