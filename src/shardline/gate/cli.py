@@ -12,6 +12,7 @@ import sys
 import uvloop
 
 from shardline.errors import InvalidArgument, ShardlineError
+from shardline.gate.buffer import DEFAULT_MAX_REQUESTS, DEFAULT_WINDOW
 from shardline.mysql.users import UserStore
 from shardline.topo.server import TopoServer
 
@@ -30,6 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--pool-size", type=int, default=16, help="connections per tablet (per worker)")
     parser.add_argument("--max-replica-lag", type=float, default=30.0, help="seconds; laggier replicas get no reads")
     parser.add_argument("--transaction-mode", choices=("single", "multi"), default="multi")
+    parser.add_argument("--buffer-window", type=float, default=DEFAULT_WINDOW,
+                        help="seconds a shard's primary requests are held during a failover (0: fail at once)")
+    parser.add_argument("--buffer-max-requests", type=int, default=DEFAULT_MAX_REQUESTS,
+                        help="requests held at once during a failover; more fail at once")
     parser.add_argument("--workers", type=int, default=1,
                         help="gate processes sharing the MySQL port (SO_REUSEPORT), each with its own pools")
     parser.set_defaults(func=run)
@@ -88,7 +93,8 @@ async def _serve(args: argparse.Namespace, users: UserStore | None, worker: int)
     gate = Gate(ts, args.cell, host=args.host, port=args.port,
                 http_port=None if args.http_port is None else args.http_port + worker, users=users,
                 pool_size=args.pool_size, max_replica_lag=args.max_replica_lag,
-                transaction_mode=args.transaction_mode, reuse_port=args.workers > 1)
+                transaction_mode=args.transaction_mode, reuse_port=args.workers > 1,
+                buffer_window=args.buffer_window, buffer_max_requests=args.buffer_max_requests)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

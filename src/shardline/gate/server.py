@@ -9,6 +9,7 @@ import logging
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shardline.gate.buffer import DEFAULT_MAX_REQUESTS, DEFAULT_WINDOW
 from shardline.gate.executor import Executor
 from shardline.gate.handler import GateHandler
 from shardline.gate.metrics import GateMetrics
@@ -29,11 +30,13 @@ class Gate:
 
     def __init__(self, ts: TopoServer, cell: str, *, host: str = "127.0.0.1", port: int = 15306,
                  http_port: int | None = 15001, users: UserStore | None = None, pool_size: int = 16,
-                 max_replica_lag: float = 30.0, transaction_mode: str = "multi", reuse_port: bool = False) -> None:
+                 max_replica_lag: float = 30.0, transaction_mode: str = "multi", reuse_port: bool = False,
+                 buffer_window: float = DEFAULT_WINDOW, buffer_max_requests: int = DEFAULT_MAX_REQUESTS) -> None:
         self.transaction_mode = TransactionMode(transaction_mode)
         self.metrics = GateMetrics()
         self.querylog = QueryLog()
-        self.gateway = TabletGateway(pool_size=pool_size, max_replica_lag=max_replica_lag)
+        self.gateway = TabletGateway(pool_size=pool_size, max_replica_lag=max_replica_lag,
+                                     buffer_window=buffer_window, buffer_max_requests=buffer_max_requests)
         self.serving = ServingGraph(ts, cell, on_tablets_changed=self.gateway.tablets_changed)
         self.gateway.attach(self.serving)
         self.executor = Executor(self.serving, ScatterConn(self.gateway, self.metrics), self.metrics, self.querylog)

@@ -8,7 +8,7 @@ import itertools
 from typing import TYPE_CHECKING, TypeVar
 
 from shardline.errors import ShardlineError, Unavailable
-from shardline.gate.buffer import PrimaryBuffer, is_failover_error
+from shardline.gate.buffer import DEFAULT_MAX_REQUESTS, DEFAULT_WINDOW, PrimaryBuffer, is_failover_error
 from shardline.gate.pool import TabletPool
 from shardline.mysqlctl.users import APP, Credentials
 
@@ -26,8 +26,8 @@ T = TypeVar("T")
 class TabletGateway:
     """Tablet choice plus one connection pool per tablet address."""
 
-    def __init__(self, *, pool_size: int = 16, max_replica_lag: float = 30.0,
-                 credentials: Credentials = APP) -> None:
+    def __init__(self, *, pool_size: int = 16, max_replica_lag: float = 30.0, credentials: Credentials = APP,
+                 buffer_window: float = DEFAULT_WINDOW, buffer_max_requests: int = DEFAULT_MAX_REQUESTS) -> None:
         self.pool_size = pool_size
         self.max_replica_lag = max_replica_lag
         self.credentials = credentials
@@ -35,8 +35,9 @@ class TabletGateway:
         self._pools: dict[tuple[str, str, int], TabletPool] = {}
         self._index: dict[tuple[str, str, str], list[TabletView]] | None = None
         self._round_robin = itertools.count()
-        self.buffer: PrimaryBuffer | None = PrimaryBuffer()
-        """Holds primary requests during a failover; None fails them at once."""
+        self.buffer: PrimaryBuffer | None = (
+            PrimaryBuffer(window=buffer_window, max_requests=buffer_max_requests) if buffer_window > 0 else None)
+        """Holds primary requests during a failover; None (a window of 0) fails them at once."""
 
     def attach(self, serving: ServingGraph) -> None:
         self.serving = serving
