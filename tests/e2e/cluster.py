@@ -67,7 +67,11 @@ class ClusterThread:
 
     def start(self) -> None:
         self.thread.start()
-        self.call(self._start())
+        try:
+            self.call(self._start())
+        except BaseException:
+            self.stop()  # what did start (tablets and their MariaDB) must not outlive a failed start
+            raise
 
     def stop(self) -> None:
         try:
