@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -15,15 +14,11 @@ from shardline.ctl.reparent import init_shard_primary
 from shardline.tablet.agent import TabletAgent, TabletConfig
 from shardline.tablet.server import TabletServer
 from shardline.topo.records import TabletAlias, TabletType
+from tests.ports import free_port
 
 LIVE_KEYSPACE = "live"
 LIVE_SHARDS = {"-80": (200, 201), "80-": (300, 301)}
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -60,7 +55,7 @@ async def live(tmp_path_factory) -> AsyncIterator[LiveKeyspace]:
                 await context.ts.create_shard(LIVE_KEYSPACE, shard)
                 for uid in uids:
                     config = TabletConfig(
-                        TabletAlias("zone1", uid), LIVE_KEYSPACE, shard, TabletType.REPLICA, _free_port(), root
+                        TabletAlias("zone1", uid), LIVE_KEYSPACE, shard, TabletType.REPLICA, free_port(), root
                     )
                     servers[config.alias] = TabletServer(TabletAgent(context.ts, config), 0)
             await asyncio.gather(*(server.start() for server in servers.values()))

@@ -14,18 +14,13 @@ from pathlib import Path
 import pytest
 
 from shardline.cluster.procs import shardline_executable
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.ports import free_port
 
 
 @contextmanager
 def running_ctld(topo_spec: str, log_path: Path) -> Iterator[str]:
     """Runs ``shardline ctld`` on a free port; yields its ``host:port``; SIGTERM must stop it cleanly."""
-    port = _free_port()
+    port = free_port()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [shardline_executable(), "ctld", "--topo", topo_spec, "--port", str(port)],
@@ -100,6 +95,6 @@ def test_bad_input_is_one_line_and_changes_nothing(ctld):
 
 
 def test_unreachable_ctld_or_topo_is_one_line(tmp_path):
-    assert_one_line_error(ctl(f"127.0.0.1:{_free_port()}", "GetKeyspaces"), "cannot reach")
-    with running_ctld(f"etcd:127.0.0.1:{_free_port()}", tmp_path / "ctld.log") as server:
+    assert_one_line_error(ctl(f"127.0.0.1:{free_port()}", "GetKeyspaces"), "cannot reach")
+    with running_ctld(f"etcd:127.0.0.1:{free_port()}", tmp_path / "ctld.log") as server:
         assert_one_line_error(ctl(server, "CreateKeyspace", "ks"), "UNAVAILABLE")

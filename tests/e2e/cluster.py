@@ -4,7 +4,6 @@ gate, all running on an event loop in a background thread so that tests can use 
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
@@ -24,15 +23,11 @@ from shardline.tablet.client import TabletManagerClient
 from shardline.tablet.server import TabletServer
 from shardline.topo.records import TabletAlias, TabletType
 from shardline.topo.server import TopoServer
+from tests.ports import free_port
 
 T = TypeVar("T")
 CELL = "zone1"
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

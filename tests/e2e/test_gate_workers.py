@@ -11,7 +11,8 @@ import urllib.request
 
 import pymysql
 
-from tests.e2e.cluster import ClusterThread, free_port
+from tests.e2e.cluster import ClusterThread
+from tests.ports import free_port
 
 
 def test_two_gate_workers_share_one_port(e2e_cluster: ClusterThread):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,17 +23,13 @@ from shardline.tablet.agent import TabletAgent, TabletConfig
 from shardline.tablet.server import TabletServer
 from shardline.topo.records import Shard, Tablet, TabletAlias, TabletType
 from shardline.topo.server import TopoServer
+from tests.ports import free_port
 
 CELL = "zone1"
 KEYSPACE = "ks"
 SHARD = "0"
 TABLE_SQL = f"CREATE TABLE {KEYSPACE}.t (id BIGINT PRIMARY KEY, v VARCHAR(64))"
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def alias(uid: int) -> TabletAlias:

@@ -3,7 +3,6 @@ owning a real MariaDB started from the template datadir."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -12,14 +11,10 @@ from shardline.tablet.agent import TabletAgent, TabletConfig
 from shardline.tablet.server import TabletServer
 from shardline.topo.records import TabletAlias, TabletType
 from shardline.topo.server import TopoServer
+from tests.ports import free_port
 
 KEYSPACE = "ks"
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -46,7 +41,7 @@ async def start_tablet(topo, tmp_path) -> AsyncIterator[StartTablet]:
             keyspace=KEYSPACE,
             shard="0",
             tablet_type=TabletType.REPLICA,
-            mysql_port=mysql_port or _free_port(),
+            mysql_port=mysql_port or free_port(),
             root=tmp_path / "vtdataroot",
             keep_mysql=keep_mysql,
         )

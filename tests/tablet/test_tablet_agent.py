@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from contextlib import aclosing
 
 import pytest
@@ -15,14 +14,10 @@ from shardline.tablet.agent import TabletAgent, TabletConfig
 from shardline.tablet.client import TabletManagerClient, stream_health
 from shardline.tablet.health import Health
 from shardline.topo.records import Tablet, TabletAlias, TabletType
+from tests.ports import free_port
 
 KEYSPACE = "ks"
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def first_health(tablet: Tablet) -> Health:

@@ -3,7 +3,6 @@ backend: a temp SQLite file, or a unique root prefix in the shared etcd."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 import urllib.request
@@ -14,20 +13,15 @@ from pathlib import Path
 import pytest
 
 from shardline.topo import TopoConn, open_topo
+from tests.ports import free_port
 
 BACKENDS = ["embedded", "etcd"]
 
 
-def unused_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 def _start_etcd(data_dir: Path) -> tuple[subprocess.Popen[bytes], str] | None:
     """Starts etcd on fresh ports; None if it died (a port was taken meanwhile)."""
-    client, peer = f"http://127.0.0.1:{unused_port()}", f"http://127.0.0.1:{unused_port()}"
+    client, peer = f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
     with open(data_dir / "etcd.log", "ab") as log:
         proc = subprocess.Popen(
             ["etcd", "--name", "n1", "--data-dir", str(data_dir / "data"),
@@ -71,7 +65,7 @@ def etcd_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def closed_port() -> int:
     """A loopback port nothing listens on."""
-    return unused_port()
+    return free_port()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -8,7 +8,8 @@ from aiohttp import web
 
 from shardline.ctl.context import CtlContext
 from shardline.ctl.registry import COMMANDS
-from shardline.errors import FailedPrecondition, NotFound
+from shardline.errors import NotFound
+from shardline.httpserver import HttpListener
 from shardline.tablet.httpjson import json_handler
 
 
@@ -27,22 +28,8 @@ def build_app(ctx: CtlContext) -> web.Application:
     return app
 
 
-class CtldServer:
+class CtldServer(HttpListener):
     """ctld listening on ``host:port`` (0 picks a free port) until :meth:`stop`."""
 
     def __init__(self, ctx: CtlContext, host: str, port: int) -> None:
-        self.host = host
-        self.port = port
-        self._runner = web.AppRunner(build_app(ctx), access_log=None, shutdown_timeout=1.0)
-
-    async def start(self) -> None:
-        await self._runner.setup()
-        try:
-            await web.TCPSite(self._runner, self.host, self.port).start()
-        except OSError as exc:
-            await self._runner.cleanup()
-            raise FailedPrecondition(f"ctld: cannot listen on {self.host}:{self.port}: {exc.strerror}") from None
-        self.port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        await self._runner.cleanup()
+        super().__init__(build_app(ctx), host, port, owner="ctld")

@@ -18,6 +18,7 @@ from shardline.gate.scatter_conn import ScatterConn
 from shardline.gate.session import TransactionMode
 from shardline.gate.srvtopo import ServingGraph
 from shardline.gate.tablet_gateway import TabletGateway
+from shardline.httpserver import HttpListener
 from shardline.mysql.server import MySQLServer
 from shardline.mysql.users import UserStore
 from shardline.topo.server import TopoServer
@@ -45,7 +46,7 @@ class Gate:
             users=users or UserStore({"root": ""}), host=host, port=port, reuse_port=reuse_port)
         self.host = host
         self.http_port = http_port
-        self._http: web.AppRunner | None = None
+        self._http: HttpListener | None = None
 
     @property
     def port(self) -> int:
@@ -55,16 +56,14 @@ class Gate:
         await self.serving.start()
         await self.mysql.start()
         if self.http_port is not None:
-            # streams (query log) would hold a shutdown for aiohttp's default 60 s
-            self._http = web.AppRunner(self._http_app(), access_log=None, shutdown_timeout=1.0)
-            await self._http.setup()
-            await web.TCPSite(self._http, self.host, self.http_port).start()
-            self.http_port = self._http.addresses[0][1]
+            self._http = HttpListener(self._http_app(), self.host, self.http_port, owner="gate")
+            await self._http.start()
+            self.http_port = self._http.port
 
     async def close(self) -> None:
         await self.mysql.close()
         if self._http is not None:
-            await self._http.cleanup()
+            await self._http.stop()
         await self.serving.close()
         await self.gateway.close()
 

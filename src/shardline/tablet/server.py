@@ -11,7 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from shardline.errors import FailedPrecondition, InvalidArgument, NotFound
+from shardline.errors import InvalidArgument, NotFound
+from shardline.httpserver import HttpListener
 from shardline.tablet.agent import TabletAgent
 from shardline.tablet.health import RESEND_SECONDS
 from shardline.tablet.httpjson import json_handler
@@ -88,20 +89,14 @@ class TabletServer:
 
     def __init__(self, agent: TabletAgent, port: int) -> None:
         self.agent = agent
-        self.port = port
-        self._runner = web.AppRunner(build_app(agent), access_log=None, shutdown_timeout=1.0)
+        self._http = HttpListener(build_app(agent), agent.config.hostname, port, owner=f"tablet {agent.alias}")
+
+    @property
+    def port(self) -> int:
+        return self._http.port
 
     async def start(self) -> None:
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.agent.config.hostname, self.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            await self._runner.cleanup()
-            raise FailedPrecondition(
-                f"tablet {self.agent.alias}: cannot listen on {self.agent.config.hostname}:{self.port}: {exc.strerror}"
-            ) from None
-        self.port = self._runner.addresses[0][1]
+        await self._http.start()
         try:
             await self.agent.start(self.port)
         except BaseException:
@@ -110,5 +105,5 @@ class TabletServer:
 
     async def stop(self) -> None:
         self.agent.health.close()
-        await self._runner.cleanup()
+        await self._http.stop()
         await self.agent.stop()

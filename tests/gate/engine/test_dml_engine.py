@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from tests.gate import conftest as gate_fixtures
 
 from shardline.errors import MySQLError, Unsupported
 from shardline.gate.engine.sequence import SequenceCache
@@ -24,6 +23,7 @@ from shardline.sqltypes import Result
 from shardline.vindexes.binary_md5 import BinaryMD5
 from shardline.vindexes.hash import Hash
 from shardline.vindexes.vschema import Table, VSchema
+from tests.gate import conftest as gate_fixtures
 
 SHARDED_SCHEMA = [
     "CREATE TABLE customer (customer_id BIGINT NOT NULL PRIMARY KEY, email VARCHAR(128), name VARCHAR(64), "

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tests.gate.engine.test_dml_engine import BINARY_MD5, DmlEnv, ksid, lookup_state, open_dml_env, shard_of
 
 from shardline.errors import FailedPrecondition, InvalidArgument, MySQLError, Unsupported
 from shardline.gate.engine.sequence import SequenceCache
+from tests.gate.engine.test_dml_engine import BINARY_MD5, DmlEnv, ksid, lookup_state, open_dml_env, shard_of
 
 
 @pytest.fixture(scope="module")
