@@ -302,3 +302,22 @@ async def test_topo_server_smoke_on_every_backend(topo_spec: str) -> None:
         assert await get_shard_lock(ts, "commerce", "0") is None
     finally:
         await ts.close()
+
+
+async def test_one_watch_follows_every_srv_keyspace_of_a_cell(ts: TopoServer) -> None:
+    await ts.create_shard("customer", "0")
+    await ts.create_keyspace("commerce")
+    await ts.create_shard("commerce", "0")
+    watch = ts.watch_srv_keyspaces("zone1")
+    try:
+        assert await next_item(watch) == {}
+        await ts.rebuild_srv_keyspace("customer")
+        assert list(await next_item(watch)) == ["customer"]
+        await ts.rebuild_srv_keyspace("commerce")
+        both = await next_item(watch)
+        assert sorted(both) == ["commerce", "customer"]
+        assert [r.name for r in both["commerce"].partitions[TabletType.PRIMARY]] == ["0"]
+        await ts.delete_keyspace("commerce", recursive=True)
+        assert list(await next_item(watch)) == ["customer"]
+    finally:
+        await watch.aclose()

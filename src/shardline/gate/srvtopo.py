@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 from shardline.errors import NotFound, ShardlineError, Unavailable
 from shardline.gate.engine.vcursor import ShardTarget
 from shardline.gate.healthcheck import HealthCheck, TabletView
+from shardline.topo.records import SrvKeyspace
 from shardline.vindexes.vschema import VSchema
 
 if TYPE_CHECKING:
-    from shardline.topo.records import SrvKeyspace
     from shardline.topo.server import TopoServer
 
 log = logging.getLogger(__name__)
@@ -33,13 +33,14 @@ class ServingGraph:
         # keyspace -> tablet type ("primary"/"replica"/"rdonly") -> shards ordered by key range start
         self._partitions: dict[str, dict[str, list[ShardTarget]]] = {}
         self._starts: dict[tuple[str, str], list[bytes]] = {}
-        self._keyspace_watches: dict[str, asyncio.Task[None]] = {}
+        self._srv_keyspaces: dict[str, SrvKeyspace] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._vschema_loaded = asyncio.Event()
 
     async def start(self, timeout: float = 10.0) -> None:
         """Starts the watches; returns once the serving VSchema is known (or raises Unavailable)."""
-        self._tasks = [asyncio.create_task(self._watch_vschema()), asyncio.create_task(self._watch_tablets())]
+        self._tasks = [asyncio.create_task(self._watch_vschema()), asyncio.create_task(self._watch_keyspaces()),
+                       asyncio.create_task(self._watch_tablets())]
         try:
             async with asyncio.timeout(timeout):
                 await self._vschema_loaded.wait()
@@ -48,7 +49,7 @@ class ServingGraph:
                               "`shardline ctl RebuildVSchemaGraph`") from None
 
     async def close(self) -> None:
-        tasks = self._tasks + list(self._keyspace_watches.values())
+        tasks = self._tasks
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -105,29 +106,28 @@ class ServingGraph:
             return
         self.vschema = vschema
         self.vschema_version += 1
-        for keyspace in vschema.keyspaces:
-            if keyspace not in self._keyspace_watches:
-                self._keyspace_watches[keyspace] = asyncio.create_task(self._watch_keyspace(keyspace))
-        for keyspace in list(self._keyspace_watches):
-            if keyspace not in vschema.keyspaces:
-                self._keyspace_watches.pop(keyspace).cancel()
-                self._partitions.pop(keyspace, None)
         self._vschema_loaded.set()
 
-    async def _watch_keyspace(self, keyspace: str) -> None:
+    async def _watch_keyspaces(self) -> None:
+        """Follows every SrvKeyspace of the cell through one watch."""
         while True:
             try:
-                async for srv in self.ts.watch_srv_keyspace(self.cell, keyspace):
-                    self._apply_srv_keyspace(keyspace, srv)
+                async for srv_keyspaces in self.ts.watch_srv_keyspaces(self.cell):
+                    for keyspace in set(self._srv_keyspaces) | set(srv_keyspaces):
+                        srv = srv_keyspaces.get(keyspace)
+                        if srv != self._srv_keyspaces.get(keyspace):
+                            self._apply_srv_keyspace(keyspace, srv)
+                    self._srv_keyspaces = dict(srv_keyspaces)
             except asyncio.CancelledError:
                 raise
             except ShardlineError as exc:
-                log.warning("SrvKeyspace watch of %s failed, retrying: %s", keyspace, exc)
+                log.warning("SrvKeyspace watch of cell %s failed, retrying: %s", self.cell, exc)
             await asyncio.sleep(1.0)
 
     def _apply_srv_keyspace(self, keyspace: str, srv: SrvKeyspace | None) -> None:
         if srv is None:
             self._partitions.pop(keyspace, None)
+            self.vschema_version += 1
             return
         partitions: dict[str, list[ShardTarget]] = {}
         for tablet_type, refs in srv.partitions.items():

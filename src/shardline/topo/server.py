@@ -472,18 +472,32 @@ class TopoServer:
             async for srv in records:
                 yield srv
 
+    async def watch_srv_keyspaces(self, cell: str) -> AsyncIterator[dict[str, SrvKeyspace]]:
+        """Yields every SrvKeyspace of the cell by keyspace now, then all of them again after each change: one
+        watch per gate and cell, however many keyspaces there are."""
+        cell_topo = await self._cell(cell)
+        prefix = cell_topo.srv_keyspace_key("")
+        async for entries in self._watch_entries(cell_topo.conn, prefix):
+            yield {key[len(prefix):]: _decode(SrvKeyspace, key, entry.value) for key, entry in entries.items()}
+
     async def watch_tablets(self, cell: str) -> AsyncIterator[list[Tablet]]:
         """Yields every tablet of the cell now, then the whole list again after each tablet change."""
         cell_topo = await self._cell(cell)
-        async with await cell_topo.conn.watch_prefix(cell_topo.tablets_prefix()) as watch:
-            entries = {entry.key: entry for entry in watch.current}
+        async for entries in self._watch_entries(cell_topo.conn, cell_topo.tablets_prefix()):
             yield _decode_tablets(entries.values())
+
+    @staticmethod
+    async def _watch_entries(conn: TopoConn, prefix: str) -> AsyncIterator[dict[str, KVEntry]]:
+        """The entries under ``prefix`` by key now, then again after every change."""
+        async with await conn.watch_prefix(prefix) as watch:
+            entries = {entry.key: entry for entry in watch.current}
+            yield entries
             async for event in watch:
                 if event.value is None:
                     entries.pop(event.key, None)
                 else:
                     entries[event.key] = KVEntry(event.key, event.value, event.version)
-                yield _decode_tablets(entries.values())
+                yield entries
 
 
 def _is_leaf(entry: KVEntry, leaf: str) -> bool:
