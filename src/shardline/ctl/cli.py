@@ -57,6 +57,7 @@ def _run_ctld(args: argparse.Namespace) -> int:
 
 async def _serve(topo_spec: str, host: str, port: int) -> None:
     async with CtlContext.open(topo_spec) as ctx:
+        await ctx.ts.get_cells()  # an unreachable topo is one error line at start, not a ctld that cannot work
         server = CtldServer(ctx, host, port)
         await server.start()
         log.info("ctld serving on %s:%d", host, server.port)

@@ -36,6 +36,7 @@ class ServingGraph:
         self._srv_keyspaces: dict[str, SrvKeyspace] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._vschema_loaded = asyncio.Event()
+        self._last_error: ShardlineError | None = None  # of the SrvVSchema watch, for a clear start-up error
 
     async def start(self, timeout: float = 10.0) -> None:
         """Starts the watches; returns once the serving VSchema is known (or raises Unavailable)."""
@@ -45,6 +46,8 @@ class ServingGraph:
             async with asyncio.timeout(timeout):
                 await self._vschema_loaded.wait()
         except TimeoutError:
+            if self._last_error is not None:
+                raise Unavailable(f"cannot read the serving graph of cell '{self.cell}': {self._last_error}") from None
             raise Unavailable(f"no SrvVSchema in cell '{self.cell}' after {timeout}s: run "
                               "`shardline ctl RebuildVSchemaGraph`") from None
 
@@ -95,6 +98,7 @@ class ServingGraph:
             except asyncio.CancelledError:
                 raise
             except ShardlineError as exc:
+                self._last_error = exc
                 log.warning("SrvVSchema watch of cell %s failed, retrying: %s", self.cell, exc)
             await asyncio.sleep(1.0)
 
