@@ -9,6 +9,7 @@ import pytest
 
 from shardline.errors import FailedPrecondition, InvalidArgument, MySQLError, Unsupported
 from shardline.gate.engine.sequence import SequenceCache
+from shardline.gate.planner import build_plan, normalize
 from tests.gate.engine.test_dml_engine import BINARY_MD5, DmlEnv, ksid, lookup_state, open_dml_env, shard_of
 
 
@@ -189,3 +190,26 @@ async def test_unsharded_insert_passes_through_and_reports_mysqls_insert_id(dml:
     assert result.rows_affected == 2
     rows = await dml.all_rows(dml.commerce, f"select id from {dml.commerce}.note where body = 'first'")
     assert result.insert_id == int(rows[0][0])
+
+
+@pytest.mark.parametrize(
+    ("customers", "relayed"),
+    [([1], True), ([1, 2], True), ([1, 4], False)],  # hash: 1 and 2 -> -80, 4 -> 80-
+)
+async def test_an_insert_whose_rows_share_one_shard_is_relayed_as_written(dml: DmlEnv, customers, relayed):
+    values = ", ".join(f"({9000 + cid}, {cid}, 'relay', 1)" for cid in customers)
+    normalized, binds = normalize(f"insert into corder (order_id, customer_id, sku, qty) values {values}")
+    plan = build_plan(normalized, dml.env.vschema, keyspace=dml.customer)
+    target = await plan.single_shard(dml.cursor(), binds)
+    if relayed:
+        assert (target.keyspace, target.name) == (dml.customer, shard_of(ksid(customers[0])))
+    else:
+        assert target is None
+
+
+async def test_an_insert_with_lookup_rows_or_sequence_values_is_never_relayed(dml: DmlEnv):
+    for sql in ("insert into corder (customer_id, sku, qty) values (1, 'seq', 1)",  # order_id from the sequence
+                "insert into customer (customer_id, email) values (1, 'lookup@example.com')"):  # owned lookup
+        normalized, binds = normalize(sql)
+        plan = build_plan(normalized, dml.env.vschema, keyspace=dml.customer)
+        assert await plan.single_shard(dml.cursor(), binds) is None, sql

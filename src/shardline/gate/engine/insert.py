@@ -100,10 +100,24 @@ class Insert(Primitive):
         return self.variant.value
 
     async def single_shard(self, vcursor: VCursor, bind_vars: BindVars) -> ShardTarget | None:
-        """The shard that takes the client's statement unchanged: an unsharded insert with nothing to generate."""
-        if self.variant is InsertVariant.UNSHARDED and self.generate is None:
+        """The shard that takes the client's statement unchanged: an insert that needs no sequence value, either
+        unsharded or with only a primary vindex whose rows all map to one shard (no lookup rows to write)."""
+        env = Env(bind_vars)
+        if self.generate is not None and any(_takes_next_value(v.evaluate(env)) for v in self.generate.values):
+            return None
+        if self.variant is InsertVariant.UNSHARDED:
             return (await self._unsharded.destinations(vcursor, bind_vars))[0].shard
-        return None
+        if len(self.vindex_values) != 1:
+            return None
+        primary = self.vindex_values[0]
+        values = [row[0] for row in primary.evaluate(env)]
+        if any(value is None for value in values):
+            return None  # execute() reports the missing value
+        ksids = await map_values(primary.column_vindex.vindex, vcursor, values)
+        if not all(isinstance(ksid, bytes) for ksid in ksids):
+            return None
+        shards = {vcursor.shard_for_keyspace_id(self.keyspace, ksid) for ksid in ksids}
+        return shards.pop() if len(shards) == 1 else None
 
     async def execute(self, vcursor: VCursor, bind_vars: BindVars) -> Result:
         bind_vars = dict(bind_vars)
