@@ -10,7 +10,16 @@ import pytest
 from shardline.errors import FailedPrecondition, InvalidArgument, MySQLError, Unsupported
 from shardline.gate.engine.sequence import SequenceCache
 from shardline.gate.planner import build_plan, normalize
-from tests.gate.engine.test_dml_engine import BINARY_MD5, DmlEnv, ksid, lookup_state, open_dml_env, shard_of
+from shardline.vindexes.vschema import VSchema
+from tests.gate.engine.test_dml_engine import (
+    BINARY_MD5,
+    DmlEnv,
+    dml_vschema,
+    ksid,
+    lookup_state,
+    open_dml_env,
+    shard_of,
+)
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +222,17 @@ async def test_an_insert_with_lookup_rows_or_sequence_values_is_never_relayed(dm
         normalized, binds = normalize(sql)
         plan = build_plan(normalized, dml.env.vschema, keyspace=dml.customer)
         assert await plan.single_shard(dml.cursor(), binds) is None, sql
+
+
+async def test_explicit_values_for_an_auto_increment_primary_vindex_column_are_relayed(dml: DmlEnv):
+    keyspaces = dml_vschema(dml.customer, dml.commerce)
+    keyspaces[dml.customer]["tables"]["ticket"] = {  # the sequence fills the primary vindex column itself
+        "column_vindexes": [{"column": "ticket_id", "name": "hash"}],
+        "auto_increment": {"column": "ticket_id", "sequence": f"{dml.commerce}.order_seq"},
+    }
+    vschema = VSchema.from_json(keyspaces)
+    for sql, shard in (("insert into ticket (ticket_id, note) values (4, 'x')", shard_of(ksid(4))),
+                       ("insert into ticket (note) values ('x')", None)):
+        normalized, binds = normalize(sql)
+        target = await build_plan(normalized, vschema, keyspace=dml.customer).single_shard(dml.cursor(), binds)
+        assert (target.name if target else None) == shard, sql

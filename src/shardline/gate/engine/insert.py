@@ -103,8 +103,11 @@ class Insert(Primitive):
         """The shard that takes the client's statement unchanged: an insert that needs no sequence value, either
         unsharded or with only a primary vindex whose rows all map to one shard (no lookup rows to write)."""
         env = Env(bind_vars)
-        if self.generate is not None and any(_takes_next_value(v.evaluate(env)) for v in self.generate.values):
-            return None
+        if self.generate is not None:
+            given = [value.evaluate(env) for value in self.generate.values]
+            if any(_takes_next_value(value) for value in given):
+                return None
+            env = Env({**bind_vars, **{sequence_slot(i): value for i, value in enumerate(given)}})
         if self.variant is InsertVariant.UNSHARDED:
             return (await self._unsharded.destinations(vcursor, bind_vars))[0].shard
         if len(self.vindex_values) != 1:
