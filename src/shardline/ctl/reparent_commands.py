@@ -5,6 +5,7 @@ UnlockShard for operators and external failover tools (docs/failover.md has the 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from shardline.ctl.commands import Arg, Command
@@ -29,16 +30,17 @@ def _alias(text: str | None) -> TabletAlias | None:
     return TabletAlias.parse(text) if text else None
 
 
-async def planned_reparent(
+async def _reparent(
+    reparent_shard: Callable[..., Awaitable[Any]],
     ctx: CtlContext,
     keyspace_shard: str,
-    new_primary: str | None = None,
-    wait_replicas_timeout: float = DEFAULT_WAIT_REPLICAS_TIMEOUT,
-    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-    lock_id: str | None = None,
+    new_primary: str | None,
+    wait_replicas_timeout: float,
+    lock_timeout: float,
+    lock_id: str | None,
 ) -> dict[str, Any]:
     keyspace, shard = parse_keyspace_shard(keyspace_shard)
-    result = await planned_reparent_shard(
+    result = await reparent_shard(
         ctx.ts,
         ctx.tmc,
         keyspace,
@@ -49,6 +51,18 @@ async def planned_reparent(
         lock_timeout=lock_timeout,
     )
     return result.to_json()
+
+
+async def planned_reparent(
+    ctx: CtlContext,
+    keyspace_shard: str,
+    new_primary: str | None = None,
+    wait_replicas_timeout: float = DEFAULT_WAIT_REPLICAS_TIMEOUT,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    lock_id: str | None = None,
+) -> dict[str, Any]:
+    return await _reparent(planned_reparent_shard, ctx, keyspace_shard, new_primary, wait_replicas_timeout,
+                           lock_timeout, lock_id)
 
 
 async def emergency_reparent(
@@ -59,18 +73,8 @@ async def emergency_reparent(
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     lock_id: str | None = None,
 ) -> dict[str, Any]:
-    keyspace, shard = parse_keyspace_shard(keyspace_shard)
-    result = await emergency_reparent_shard(
-        ctx.ts,
-        ctx.tmc,
-        keyspace,
-        shard,
-        new_primary=_alias(new_primary),
-        wait_replicas_timeout=wait_replicas_timeout,
-        lock=_held_lock(keyspace, shard, lock_id),
-        lock_timeout=lock_timeout,
-    )
-    return result.to_json()
+    return await _reparent(emergency_reparent_shard, ctx, keyspace_shard, new_primary, wait_replicas_timeout,
+                           lock_timeout, lock_id)
 
 
 async def externally_reparented(ctx: CtlContext, alias: str, lock_id: str | None = None) -> dict[str, Any]:
