@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shardline.errors import FailedPrecondition
-from shardline.gate.engine.base import BindVars, Primitive
+from shardline.gate.engine.base import BindVars
 from shardline.gate.engine.bindvars import from_row_value
-from shardline.gate.engine.routing import RouteVariant, Routing, map_values
+from shardline.gate.engine.routing import RoutedPrimitive, Routing, map_values
 from shardline.sqltypes import Result
 from shardline.vindexes.base import LookupVindex
 
@@ -98,7 +98,7 @@ class OwnedVindexUpkeep:
         return out
 
 
-class DML(Primitive):
+class DML(RoutedPrimitive):
     """An UPDATE or DELETE (``operator``) of ``table``: ``query`` (the client's statement) runs on every shard
     ``routing`` picks, after ``upkeep`` has maintained the owned lookup vindexes."""
 
@@ -116,18 +116,6 @@ class DML(Primitive):
         self.query = query
         self.table = table
         self.upkeep = upkeep
-
-    @property
-    def variant(self) -> RouteVariant:
-        return self.routing.variant
-
-    @property
-    def keyspace(self) -> str:
-        return self.routing.keyspace
-
-    @property
-    def plan_type(self) -> str:
-        return self.variant.value
 
     async def single_shard(self, vcursor: VCursor, bind_vars: BindVars) -> ShardTarget | None:
         """The one shard that runs the client's statement unchanged, with nothing else to do; else None."""

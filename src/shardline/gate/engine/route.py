@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from shardline.gate.engine.base import BindVars, Primitive
+from shardline.gate.engine.base import BindVars
 from shardline.gate.engine.ordering import OrderKey, sort_rows
-from shardline.gate.engine.routing import Destination, RouteVariant, Routing
+from shardline.gate.engine.routing import Destination, RoutedPrimitive, Routing
 from shardline.sqltypes import Result
 
 if TYPE_CHECKING:
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from shardline.gate.engine.vcursor import ShardTarget, VCursor
 
 
-class Route(Primitive):
+class Route(RoutedPrimitive):
     """Sends ``query`` to each destination shard, concatenates the rows (merge-sorted on ``order`` when several
     shards answer) and drops the last ``helpers`` columns (columns the planner added, such as weight strings).
 
@@ -43,18 +43,6 @@ class Route(Primitive):
         self.helpers = helpers
         self.in_bind = in_bind
         self.table = table
-
-    @property
-    def variant(self) -> RouteVariant:
-        return self.routing.variant
-
-    @property
-    def keyspace(self) -> str:
-        return self.routing.keyspace
-
-    @property
-    def plan_type(self) -> str:
-        return self.variant.value
 
     async def single_shard(self, vcursor: VCursor, bind_vars: BindVars) -> ShardTarget | None:
         """The one shard the client's original text can run on unchanged, or None if that is not the case."""

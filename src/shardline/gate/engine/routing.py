@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from shardline.errors import InvalidArgument, NotFound
+from shardline.gate.engine.base import Primitive
 from shardline.gate.engine.evalengine import Env, Expr
 from shardline.key import KeyRange
 from shardline.vindexes.base import FunctionalVindex, LookupVindex, Vindex
@@ -123,3 +124,21 @@ async def map_values(vindex: Vindex | None, vcursor: VCursor, values: Sequence[A
     if isinstance(vindex, LookupVindex):
         return list(await vindex.map(vcursor, values))
     raise InvalidArgument(f"route needs a vindex to map values, got {vindex!r}")
+
+
+class RoutedPrimitive(Primitive):
+    """A primitive whose shards a :class:`Routing` picks (Route, DML): its variant, keyspace and plan type."""
+
+    routing: Routing
+
+    @property
+    def variant(self) -> RouteVariant:
+        return self.routing.variant
+
+    @property
+    def keyspace(self) -> str:
+        return self.routing.keyspace
+
+    @property
+    def plan_type(self) -> str:
+        return self.variant.value
