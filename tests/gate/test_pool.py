@@ -67,3 +67,89 @@ async def test_a_connection_returned_inside_a_transaction_is_not_reused(pool_db)
         fresh.release()
     finally:
         await pool.close()
+
+
+async def test_waiters_get_returned_connections_in_order(pool_db):
+    pool = TabletPool(pool_db.host, pool_db.port, "pool_test", APP, size=1, wait_timeout=5)
+    try:
+        held = await pool.get()
+        served: list[str] = []
+
+        async def wait(name: str) -> None:
+            conn = await pool.get()
+            served.append(name)
+            await asyncio.sleep(0.01)
+            conn.release()
+
+        waiters = [asyncio.create_task(wait(name)) for name in ("first", "second", "third")]
+        await asyncio.sleep(0.05)
+        assert served == [] and pool.in_use == 1
+        held.release()
+        await asyncio.gather(*waiters)
+        assert served == ["first", "second", "third"]
+        assert pool.in_use == 0
+    finally:
+        await pool.close()
+
+
+async def test_a_cancelled_waiter_does_not_take_a_slot(pool_db):
+    pool = TabletPool(pool_db.host, pool_db.port, "pool_test", APP, size=1, wait_timeout=5)
+    try:
+        held = await pool.get()
+        waiter = asyncio.create_task(pool.get())
+        await asyncio.sleep(0.01)
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+        held.release()
+        assert pool.in_use == 0
+        again = await asyncio.wait_for(pool.get(), 1)
+        again.release()
+    finally:
+        await pool.close()
+
+
+async def test_try_idle_lends_only_an_idle_connection_with_the_same_settings(pool_db):
+    pool = TabletPool(pool_db.host, pool_db.port, "pool_test", APP, size=2)
+    try:
+        assert pool.try_idle() is None  # nothing opened yet: that needs waiting
+        plain = await pool.get()
+        tuned = await pool.get("SET @marker = 1")
+        plain_id, tuned_id = plain.connection.connection_id, tuned.connection.connection_id
+        assert pool.try_idle() is None  # the pool is full
+        plain.release()
+        tuned.release()
+        assert pool.try_idle("SET @marker = 2") is None
+        lent = pool.try_idle("SET @marker = 1")
+        assert lent is not None and lent.connection.connection_id == tuned_id
+        assert pool.in_use == 1
+        other = pool.try_idle()
+        assert other is not None and other.connection.connection_id == plain_id
+        assert pool.try_idle() is None and pool.in_use == 2
+        lent.release()
+        other.release()
+        assert pool.in_use == 0
+    finally:
+        await pool.close()
+
+
+async def test_a_socket_that_refuses_falls_back_to_tcp(pool_db, tmp_path):
+    pool = TabletPool(pool_db.host, pool_db.port, "pool_test", APP, size=1, unix_socket=str(tmp_path / "gone.sock"))
+    try:
+        conn = await pool.get()
+        result = await conn.connection.query("SELECT DATABASE()")
+        assert result.rows == [(b"pool_test",)]
+        assert pool.unix_socket == ""
+        conn.release()
+    finally:
+        await pool.close()
+
+
+async def test_the_unix_socket_is_used_when_given(pool_db):
+    pool = TabletPool("127.0.0.1", 9, "pool_test", APP, size=1, unix_socket=str(pool_db.socket))
+    try:
+        conn = await pool.get()  # port 9 would refuse: only the socket can answer
+        result = await conn.connection.query("SELECT DATABASE()")
+        assert result.rows == [(b"pool_test",)]
+        conn.release()
+    finally:
+        await pool.close()

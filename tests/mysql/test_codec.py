@@ -19,6 +19,7 @@ from shardline.mysql.binary import (
     parse_binary_row,
     parse_execute,
     parse_prepare_ok,
+    retarget_execute,
 )
 from shardline.mysql.client_protocol import ClientHandshake, ResponseScanner
 from shardline.mysql.constants import CAPABILITIES, MAX_PAYLOAD_CHUNK, ColumnFlag, ServerStatus
@@ -275,6 +276,21 @@ def test_execute_without_types_reuses_the_bound_ones() -> None:
     assert parse_execute(bytes(again), 2, types)[0] == [5, "a"]
     with pytest.raises(MalformedPacket):
         parse_execute(bytes(again), 2, None)
+
+
+def test_retarget_execute_keeps_the_values_and_adds_bound_types() -> None:
+    first = build_execute(1, [5, "a", None])[1:]
+    _, types = parse_execute(first, 3, None)
+    moved = retarget_execute(first, 77, 3, types)
+    assert moved[0] == 0x17 and struct.unpack_from("<I", moved, 1)[0] == 77
+    assert moved[5:] == first[4:]  # types already there: the client's bytes as they are
+    assert parse_execute(moved[1:], 3, None)[0] == [5, "a", None]
+    again = bytearray(first)
+    again[10] = 0  # the client relies on the types of its earlier execution
+    del again[11:17]
+    moved = retarget_execute(bytes(again), 78, 3, types)
+    assert parse_execute(moved[1:], 3, None) == ([5, "a", None], types)  # the other connection gets the types
+    assert retarget_execute(build_execute(4, [])[1:], 9, 0, None) == build_execute(9, [])
 
 
 def test_execute_long_data_and_truncation() -> None:

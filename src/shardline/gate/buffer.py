@@ -62,6 +62,11 @@ class PrimaryBuffer:
         self._episodes: dict[tuple[str, str], _Episode] = {}
         self._changed = asyncio.Event()
 
+    @property
+    def buffering(self) -> bool:
+        """True while some shard is buffering (its primary requests wait or fail)."""
+        return bool(self._episodes)
+
     def notify(self) -> None:
         """Tablet health changed: held requests look for a primary again."""
         self._changed.set()

@@ -15,6 +15,7 @@ from shardline.gate import show
 from shardline.gate.engine.base import Primitive
 from shardline.gate.engine.sequence import SequenceCache
 from shardline.gate.engine.sqltemplate import SQLTemplate
+from shardline.gate.fastpath import FastPath
 from shardline.gate.planner import PlanCache, build_plan, normalize
 from shardline.gate.planner.classify import StatementKind, classify, leading_words
 from shardline.gate.prepared import PLANNED_KINDS, PreparedQuery, prepare_query
@@ -63,6 +64,7 @@ class Executor:
         self.querylog = querylog
         self.plans = PlanCache(plan_cache_size)
         self.sequences = SequenceCache()
+        self.fast = FastPath(serving, scatter.gateway, metrics, querylog, capacity=plan_cache_size)
 
     async def execute(self, session: Session, sql: str) -> Result | bytes:
         """Runs one client statement; returns a Result, or the raw packets of a relayed single-shard result."""
@@ -113,7 +115,7 @@ class Executor:
 
     async def _run_plan(self, session: Session, sql: str, kind: StatementKind, normalized: str,
                         bind_vars: dict[str, Any], relay: Callable[[ShardTarget], Awaitable[bytes]] | None,
-                        ) -> tuple[str, Result | bytes]:
+                        prepared: PreparedQuery | None = None) -> tuple[str, Result | bytes]:
         """Plans (or finds the plan of) a normalized statement and runs it; a route that goes to one shard
         with the client's text unchanged is sent through ``relay`` and its packets are returned untouched.
 
@@ -138,6 +140,8 @@ class Executor:
         target = await plan.single_shard(vcursor, bind_vars) if relay is not None else None
         if target is not None:
             raw = await relay(target)
+            if kind is K.SELECT:
+                self.fast.learn(session, plan, sql, bind_vars, prepared)
             if kind is not K.SELECT and raw[4] == 0x00:  # an OK packet: remember its insert id
                 insert_id = parse_ok(raw[4:]).insert_id
                 if insert_id:
@@ -198,7 +202,7 @@ class Executor:
                 return self.scatter.execute_prepared_raw(session, target, query.sql, params)
 
             plan_kind, outcome = await self._run_plan(session, query.sql, query.kind, query.normalized, bind_vars,
-                                                      relay)
+                                                      relay, query)
             return outcome
         except ShardlineError as exc:
             self.metrics.count_error(exc.code)

@@ -5,19 +5,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shardline.errors import ShardlineError
+from shardline.gate.fastpath import FastQuery
 from shardline.gate.prepared import prepare_query
 from shardline.gate.session import Session
+from shardline.mysql.constants import Command
 from shardline.mysql.server import Handler, ServerConnection
 from shardline.sqltypes import Result
 
 if TYPE_CHECKING:
     from shardline.gate.executor import Executor
     from shardline.gate.prepared import PreparedQuery
-    from shardline.mysql.server_protocol import ServerStatement
+    from shardline.mysql.server_protocol import CommandPacket, ServerStatement
     from shardline.sqltypes import Field
 
 
 MAX_STATEMENTS = 1024  # prepared forms kept per connection
+_QUERY = int(Command.QUERY)
+_STMT_EXECUTE = int(Command.STMT_EXECUTE)
 
 
 class GateHandler(Handler):
@@ -28,6 +32,25 @@ class GateHandler(Handler):
         self.session = Session(conn.connection_id, conn.user)
         self.session.transaction_mode = type(self.session.transaction_mode)(transaction_mode)
         self.statements: dict[str, PreparedQuery] = {}  # SQL text -> its prepared form
+        self._fast_query = FastQuery(executor.fast, conn)
+
+    def fast_path(self, conn: ServerConnection, command: CommandPacket) -> bool:
+        kind = command.kind
+        if kind == _QUERY:
+            return self.executor.fast.run_query(self.session, command.body, self._fast_query)
+        if kind != _STMT_EXECUTE:
+            return False
+        assert conn.protocol is not None
+        body = command.body
+        statement = conn.protocol.statements.get(int.from_bytes(body[:4], "little"))
+        if (statement is None or statement.long_data or len(body) < 9 or body[4]  # body[4]: cursor flags
+                or statement.sql not in self.statements):
+            return False
+        try:
+            _, params = conn.protocol.execute(body)
+        except ShardlineError:
+            return False  # the ordinary path decodes it again and answers the error
+        return self.executor.fast.run_prepared(self.session, statement, body, params, self._fast_query)
 
     async def on_connect(self, conn: ServerConnection) -> None:
         if conn.database:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
+import re
 from typing import TYPE_CHECKING, TypeVar
 
 from shardline.errors import ShardlineError, Unavailable
@@ -19,8 +21,10 @@ if TYPE_CHECKING:
     from shardline.gate.healthcheck import TabletView
     from shardline.gate.pool import PooledConnection
     from shardline.gate.srvtopo import ServingGraph
+    from shardline.topo.records import Tablet
 
 T = TypeVar("T")
+_LOOPBACK = re.compile(r"^(127\.\d+\.\d+\.\d+|localhost|::1)$")
 
 
 class TabletGateway:
@@ -34,6 +38,7 @@ class TabletGateway:
         self.serving: ServingGraph | None = None
         self._pools: dict[tuple[str, str, int], TabletPool] = {}
         self._index: dict[tuple[str, str, str], list[TabletView]] | None = None
+        self._view_pools: dict[int, tuple[TabletView, TabletPool]] = {}  # the pool of each view in the index
         self._round_robin = itertools.count()
         self.buffer: PrimaryBuffer | None = (
             PrimaryBuffer(window=buffer_window, max_requests=buffer_max_requests) if buffer_window > 0 else None)
@@ -76,20 +81,41 @@ class TabletGateway:
             return await self.buffer.primary(target, lambda: self.pick(target, tablet_type))
         return self.pick(target, tablet_type)
 
+    def try_connection(self, target: ShardTarget, tablet_type: str, settings_sql: str) -> PooledConnection | None:
+        """An idle pooled connection carrying ``settings_sql`` to the tablet that serves ``target``, lent at once;
+        None where getting one means waiting or deciding (no idle connection, no serving tablet, a failover
+        being buffered): then the caller takes the ``connection``/``execute`` way."""
+        if tablet_type == "primary" and self.buffer is not None and self.buffer.buffering:
+            return None
+        try:
+            view = self.pick(target, tablet_type)
+        except Unavailable:
+            return None
+        return self._pool(view).try_idle(settings_sql)
+
     async def _connect(self, view: TabletView, settings_sql: str) -> PooledConnection:
+        return await self._pool(view).get(settings_sql)
+
+    def _pool(self, view: TabletView) -> TabletPool:
+        known = self._view_pools.get(id(view))
+        if known is not None and known[0] is view:  # the entry holds the view, so its id is not reused
+            return known[1]
         tablet = view.tablet
         key = (str(tablet.alias), tablet.mysql_host, tablet.mysql_port)
         pool = self._pools.get(key)
         if pool is None:
             pool = TabletPool(tablet.mysql_host, tablet.mysql_port, tablet.db_name, self.credentials,
-                              size=self.pool_size)
+                              size=self.pool_size, unix_socket=_local_socket(tablet))
             self._pools[key] = pool
-        return await pool.get(settings_sql)
+        self._view_pools[id(view)] = (view, pool)
+        return pool
 
     def pick(self, target: ShardTarget, tablet_type: str) -> TabletView:
         """The tablet to use; Unavailable (retryable) when the shard has none for that type right now."""
         candidates = self._shard_index().get((target.keyspace, target.name, tablet_type), [])
         if tablet_type == "primary":
+            if len(candidates) == 1:
+                return candidates[0]
             if candidates:
                 return max(candidates, key=lambda v: v.primary_term_start_time or 0.0)
         else:
@@ -112,9 +138,18 @@ class TabletGateway:
                     index.setdefault((tablet.keyspace, tablet.shard, view.tablet_type), []).append(view)
             for key in [k for k in self._pools if k not in live]:
                 asyncio.get_running_loop().create_task(self._pools.pop(key).close())
+            self._view_pools.clear()
             self._index = index
         return self._index
 
     async def close(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
         await asyncio.gather(*(p.close() for p in pools), return_exceptions=True)
+
+
+def _local_socket(tablet: Tablet) -> str:
+    """The tablet's MariaDB socket when that MariaDB is on this machine (published on a loopback address, and
+    its socket file is here); '' otherwise."""
+    if not tablet.mysql_socket or not _LOOPBACK.match(tablet.mysql_host):
+        return ""
+    return tablet.mysql_socket if os.path.exists(tablet.mysql_socket) else ""

@@ -22,6 +22,7 @@ from shardline.sqltypes import BINARY_CHARSET, Field, FieldType, Row
 
 _PREPARE_OK = struct.Struct("<BIHHxH")
 _EXECUTE_HEAD = struct.Struct("<BIBI")
+_STATEMENT_ID = struct.Struct("<BI")
 _UNSIGNED_PARAM = 0x80
 
 # Fixed-size integer and float encodings by type; (signed, unsigned) formats.
@@ -139,6 +140,19 @@ def build_execute(statement_id: int, params: Sequence[Any]) -> bytes:
             types.append(param_type)
             values.append(encoded)
     return b"".join((head, null_bitmap, b"\x01", struct.pack(f"<{len(types)}H", *types), *values))
+
+
+def retarget_execute(body: bytes, statement_id: int, param_count: int, bound_types: list[int] | None) -> bytes:
+    """The COM_STMT_EXECUTE payload that runs a client's execution (``body``, after the command byte) as
+    statement ``statement_id`` of another connection, values as the client sent them. The parameter types are
+    included where the client relied on types it bound in an earlier execution (``bound_types``)."""
+    head = _STATEMENT_ID.pack(Command.STMT_EXECUTE, statement_id)
+    if param_count:
+        flag = 9 + (param_count + 7) // 8
+        if not body[flag] and bound_types is not None:
+            return b"".join((head, body[4:flag], b"\x01", struct.pack(f"<{param_count}H", *bound_types),
+                             body[flag + 1 :]))
+    return head + body[4:]
 
 
 def parse_execute(

@@ -10,7 +10,7 @@ import asyncio
 import struct
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from shardline.errors import (
     DeadlineExceeded,
@@ -30,6 +30,8 @@ from shardline.sqltypes import Field, Result
 _LOST = 2013  # CR_SERVER_LOST
 _GONE = 2006  # CR_SERVER_GONE_ERROR
 _OUT_OF_SYNC = 2014  # CR_COMMANDS_OUT_OF_SYNC
+_IN_TRANS = int(ServerStatus.IN_TRANS)  # plain ints: IntFlag's & costs a microsecond on the hot path
+_AUTOCOMMIT = int(ServerStatus.AUTOCOMMIT)
 
 
 @dataclass(slots=True)
@@ -40,6 +42,16 @@ class PreparedStatement:
     param_count: int
     params: list[Field]
     fields: list[Field]
+
+
+class ResponseSink(Protocol):
+    """Receives the response of a command sent with :meth:`Connection.submit`, from the socket callback."""
+
+    def set_result(self, response: bytes) -> None:
+        """The complete framed response (an ERR response goes to ``set_exception`` instead)."""
+
+    def set_exception(self, exc: BaseException) -> None:
+        """The server answered with ERR (a MySQLError), or the connection broke."""
 
 
 class _ClientProtocol(asyncio.Protocol):
@@ -142,6 +154,7 @@ class Connection:
         self.connection_id = handshake.server.connection_id
         self.status = handshake.server.status
         self._busy = False
+        self._sink: ResponseSink | None = None  # of the command sent with submit()
 
     @property
     def closed(self) -> bool:
@@ -150,11 +163,11 @@ class Connection:
 
     @property
     def in_transaction(self) -> bool:
-        return bool(self.status & ServerStatus.IN_TRANS)
+        return bool(self.status & _IN_TRANS)
 
     @property
     def autocommit(self) -> bool:
-        return bool(self.status & ServerStatus.AUTOCOMMIT)
+        return bool(self.status & _AUTOCOMMIT)
 
     def _check_usable(self) -> None:
         if self._protocol.lost is not None:
@@ -185,6 +198,41 @@ class Connection:
         finally:
             self.status = protocol.scanner.status
             self._busy = False
+
+    def submit(self, payload: bytes, sink: ResponseSink) -> None:
+        """Sends one command (its unframed payload) and returns at once: the socket callback hands the whole
+        response to ``sink``, with no task switch (the gate's fast path). Raises like ``_check_usable`` if the
+        connection cannot take a command; then nothing was sent."""
+        protocol = self._protocol
+        if protocol.lost is not None or self._busy:
+            self._check_usable()
+        self._busy = True
+        self._sink = sink
+        protocol.scanner.start(False)
+        protocol.waiter = self  # type: ignore[assignment]  # completed through done/set_result/set_exception
+        assert protocol.transport is not None
+        protocol.transport.write(frame(payload, 0)[0])
+
+    # The protocol's view of a submitted command: the connection stands in for the future _request awaits.
+
+    def done(self) -> bool:
+        return self._sink is None
+
+    def set_result(self, response: bytes) -> None:
+        sink = self._end_submitted()
+        sink.set_result(response)
+
+    def set_exception(self, exc: BaseException) -> None:
+        sink = self._end_submitted()
+        sink.set_exception(exc)
+
+    def _end_submitted(self) -> ResponseSink:
+        sink = self._sink
+        assert sink is not None
+        self._sink = None
+        self.status = self._protocol.scanner.status
+        self._busy = False
+        return sink
 
     def query_raw(self, sql: str | bytes) -> Coroutine[Any, Any, bytes]:
         """Runs COM_QUERY; returns the complete framed response as received (all results of a multi-result).

@@ -80,6 +80,12 @@ class Handler(ABC):
     async def on_execute(self, conn: ServerConnection, statement: ServerStatement, params: list[Any]) -> None:
         """COM_STMT_EXECUTE with decoded parameters; answer with ``send_result(binary=True)`` or ``send_raw``."""
 
+    def fast_path(self, conn: ServerConnection, command: CommandPacket) -> bool:
+        """Offered each command that arrives while the connection is idle, inside the socket callback: return
+        True to take it, then answer it later, from a callback, with ``send_raw``/``send_error`` followed by
+        ``conn.fast_path_done()``. Return False (having sent nothing) to leave it to the ``on_*`` methods."""
+        return False
+
     async def on_close_statement(self, conn: ServerConnection, statement: ServerStatement) -> None:
         """COM_STMT_CLOSE (no response is sent)."""
         return None
@@ -112,6 +118,7 @@ class ServerConnection(asyncio.Protocol):
         self._worker: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Future[None] | None = None  # set while the worker waits for a command
         self._answered = False
+        self._fast = False  # a command taken by the handler's fast path is in progress
         self._reading_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._closed = False
@@ -196,6 +203,12 @@ class ServerConnection(asyncio.Protocol):
         assert self.protocol is not None
         self._write(self.protocol.build_fields(fields))
 
+    def fast_path_done(self) -> None:
+        """The handler answered the command its fast path took: the next command may run."""
+        self._fast = False
+        if self._commands and not self._closed:
+            self._next_command()
+
     def close(self) -> None:
         """Closes the connection (the handler's ``on_close`` runs)."""
         if self.transport is not None:
@@ -238,13 +251,37 @@ class ServerConnection(asyncio.Protocol):
                 self.transport.write(event.data)
                 self.transport.close()
                 return
-        wakeup = self._wakeup
-        if wakeup is not None and self._commands:
-            self._wakeup = None
-            wakeup.set_result(None)
+        if self._commands and not self._fast:
+            self._next_command()
         if len(self._commands) > _MAX_QUEUED_COMMANDS and not self._reading_paused:
             self._reading_paused = True
             self.transport.pause_reading()
+
+    def _next_command(self) -> None:
+        """With the worker idle: the handler's fast path takes the first queued command, or the worker wakes."""
+        wakeup = self._wakeup
+        if wakeup is None:
+            return  # the worker is busy and takes the queued commands in turn
+        commands = self._commands
+        command = commands[0]
+        if type(command) is CommandPacket and self.handler is not None and self._drain_waiter is None:
+            assert self.protocol is not None
+            self.protocol.begin(command)
+            self._answered = False
+            try:
+                taken = self.handler.fast_path(self, command)
+            except Exception:
+                log.exception("connection %d: fast path failed on command 0x%02x", self.connection_id,
+                              command.kind & 0xFF)
+                taken = False
+            if taken:
+                commands.popleft()
+                self._fast = True
+                if command.kind == _QUERY or command.kind == _STMT_EXECUTE:
+                    self.server.questions += 1
+                return
+        self._wakeup = None
+        wakeup.set_result(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True

@@ -164,6 +164,7 @@ class TabletAgent:
             type=tablet_type,
             db_name=self.config.keyspace,
             primary_term_start_time=term_start,
+            mysql_socket=str(self.mysql.socket),
         )
         try:
             await self.ts.create_tablet(record)

@@ -128,7 +128,11 @@ class Shard:
 
 @dataclass(frozen=True, slots=True)
 class Tablet:
-    """A tablet as published by its agent: where its MariaDB and its agent listen, and what it serves."""
+    """A tablet as published by its agent: where its MariaDB and its agent listen, and what it serves.
+
+    ``mysql_socket`` is MariaDB's Unix socket on the tablet's machine ('' if unknown): clients on that machine
+    (a ``mysql_host`` on loopback) may use it instead of TCP.
+    """
 
     alias: TabletAlias
     hostname: str
@@ -141,6 +145,7 @@ class Tablet:
     type: TabletType
     db_name: str
     primary_term_start_time: float | None = None
+    mysql_socket: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -155,6 +160,7 @@ class Tablet:
             "type": self.type.value,
             "db_name": self.db_name,
             "primary_term_start_time": self.primary_term_start_time,
+            "mysql_socket": self.mysql_socket,
         }
 
     @classmethod
@@ -171,6 +177,7 @@ class Tablet:
             type=TabletType(data["type"]),
             db_name=data["db_name"],
             primary_term_start_time=data.get("primary_term_start_time"),
+            mysql_socket=data.get("mysql_socket", ""),
         )
 
 

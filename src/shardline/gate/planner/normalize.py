@@ -44,13 +44,31 @@ _MALFORMED = object()
 
 def normalize(sql: str) -> tuple[str, dict[str, Literal]]:
     """Returns the statement with its literals replaced by ``:vN`` and the bind variables that restore them."""
+    out: list[str] = []
+    bind_vars: dict[str, Literal] = {}
+    pos = 0
+    for start, end, value in _replaced_literals(sql):
+        name = f"v{len(bind_vars) + 1}"
+        bind_vars[name] = Literal(sql[start:end], value)
+        out.append(sql[pos:start])
+        out.append(":" + name)
+        pos = end
+    out.append(sql[pos:])
+    return "".join(out), bind_vars
+
+
+def literal_spans(sql: str) -> list[tuple[int, int]]:
+    """The ``(start, end)`` offsets of the literals ``normalize`` replaces, in order."""
+    return [(start, end) for start, end, _ in _replaced_literals(sql)]
+
+
+def _replaced_literals(sql: str) -> list[tuple[int, int, Any]]:
+    """Start, end and value of each literal that becomes a bind variable."""
     try:
         tokens = tokenize(sql)
     except TokenError as e:
         raise syntax_error(str(e)) from None
-    out: list[str] = []
-    bind_vars: dict[str, Literal] = {}
-    pos = 0
+    found: list[tuple[int, int, Any]] = []
     depth = 0
     type_param_depths: list[int] = []  # depths of open ``TYPE(`` parentheses
     positional_depths: list[int] = []  # depths of open ORDER BY / GROUP BY lists
@@ -79,14 +97,9 @@ def normalize(sql: str) -> tuple[str, dict[str, Literal]]:
             if value is not _MALFORMED and _replaceable(
                 tok, prev, nxt, in_positional, bool(type_param_depths)
             ):
-                name = f"v{len(bind_vars) + 1}"
-                bind_vars[name] = Literal(sql[tok.start : tok.end + 1], value)
-                out.append(sql[pos : tok.start])
-                out.append(":" + name)
-                pos = tok.end + 1
+                found.append((tok.start, tok.end + 1, value))
         prev = tok
-    out.append(sql[pos:])
-    return "".join(out), bind_vars
+    return found
 
 
 def _replaceable(

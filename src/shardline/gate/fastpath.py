@@ -1,0 +1,269 @@
+"""The gate's fast path: statements that run inside the socket callbacks, with no task switch and no planning.
+
+A SELECT whose plan relays the client's statement unchanged to one shard picked by a functional unique vindex
+on one literal or parameter (or to the shard of an unsharded keyspace, or of a reference table) needs only the
+vindex, a key-range lookup and an idle pooled connection to the shard's tablet: the statement (text, or the
+prepared statement the backend connection already holds) goes to the shard, and the shard's packets go back to
+the client untouched.
+
+The fast path learns from the ordinary path. After the ordinary path relayed a SELECT to one shard, ``learn``
+records whether its statement shape (``planner.shape``; for a prepared statement, its text) can take the fast
+path for that session target, and where the vindex value sits. A shape is accepted only if the planner's
+normalizer replaces exactly the literals the shape masks, so every statement of that shape has the same plan,
+and only if the route's vindex value is one of them as written (or a parameter). Entries are valid for one
+VSchema/serving-graph version.
+
+Whatever is unusual leaves the statement to the ordinary path, which gives the same answer: a transaction,
+autocommit off, a shard target (``USE ks:-80``), session settings no idle pooled connection carries, a primary
+failover being buffered, no idle pooled connection, a value the vindex maps to no single keyspace id.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from shardline.errors import ShardlineError
+from shardline.gate.engine.evalengine import BindVar
+from shardline.gate.engine.route import Route
+from shardline.gate.engine.routing import RouteVariant
+from shardline.gate.planner.normalize import literal_spans
+from shardline.gate.planner.shape import statement_shape
+from shardline.gate.querylog import QueryLogEntry
+from shardline.mysql.binary import retarget_execute
+from shardline.vindexes.base import FunctionalVindex
+
+if TYPE_CHECKING:
+    from shardline.gate.engine.bindvars import Literal
+    from shardline.gate.engine.vcursor import ShardTarget
+    from shardline.gate.metrics import GateMetrics, LatencyHistogram
+    from shardline.gate.planner import Plan
+    from shardline.gate.pool import PooledConnection
+    from shardline.gate.prepared import PreparedQuery
+    from shardline.gate.querylog import QueryLog
+    from shardline.gate.session import Session
+    from shardline.gate.srvtopo import ServingGraph
+    from shardline.gate.tablet_gateway import TabletGateway
+    from shardline.mysql.server import ServerConnection
+    from shardline.mysql.server_protocol import ServerStatement
+
+DEFAULT_CAPACITY = 10_000
+_QUERY = b"\x03"
+_FIXED_SHARD = (RouteVariant.UNSHARDED, RouteVariant.REFERENCE)
+
+
+class FastRoute:
+    """How statements of one shape (or one prepared statement) reach their shard: the keyspace, and either the
+    vindex and the position of its value among the literals (parameters), or no vindex (the keyspace's first
+    shard)."""
+
+    __slots__ = ("keyspace", "plan_type", "vindex", "value_index", "version", "latency")
+
+    def __init__(self, keyspace: str, plan_type: str, vindex: FunctionalVindex | None, value_index: int,
+                 version: int, latency: LatencyHistogram) -> None:
+        self.keyspace = keyspace
+        self.plan_type = plan_type
+        self.vindex = vindex
+        self.value_index = value_index
+        self.version = version
+        self.latency = latency
+
+    def shard(self, serving: ServingGraph, tablet_type: str, values: list[Any]) -> ShardTarget | None:
+        """The shard for these values; None where the ordinary path must decide (e.g. no keyspace id)."""
+        try:
+            if self.vindex is None:
+                shards = serving.shards(self.keyspace, tablet_type)
+                return shards[0] if shards else None
+            keyspace_id = self.vindex.map((values[self.value_index],))[0]
+            if type(keyspace_id) is not bytes:
+                return None
+            return serving.shard_for_keyspace_id(self.keyspace, keyspace_id, tablet_type)
+        except ShardlineError:
+            return None
+
+
+class FastPath:
+    """The learned routes of one gate, and the sending of statements along them."""
+
+    def __init__(self, serving: ServingGraph, gateway: TabletGateway, metrics: GateMetrics, querylog: QueryLog,
+                 capacity: int = DEFAULT_CAPACITY) -> None:
+        self.serving = serving
+        self.gateway = gateway
+        self.metrics = metrics
+        self.querylog = querylog
+        self.capacity = capacity
+        # (kind, text, target) -> the route, or the version at which the statement was found not to qualify
+        self.routes: dict[tuple[Any, ...], FastRoute | int] = {}
+
+    # -- running -----------------------------------------------------------------------------------------
+
+    def run_query(self, session: Session, body: bytes, sink: FastQuery) -> bool:
+        """COM_QUERY ``body`` sent along its shape's route; False (nothing sent) if it takes the ordinary path."""
+        if not _plain(session):
+            return False
+        sql = body.decode("utf-8", "surrogateescape")
+        shape, values, _ = statement_shape(sql)
+        route = self.routes.get(("q", shape, session.target))
+        if type(route) is not FastRoute or route.version != self.serving.vschema_version:
+            return False
+        tablet_type = session.target.tablet_type
+        shard = route.shard(self.serving, tablet_type, values)
+        if shard is None:
+            return False
+        pooled = self.gateway.try_connection(shard, tablet_type, session.settings_sql)
+        if pooled is None:
+            return False
+        return sink.send(session, sql, pooled, _QUERY + body, route, shard)
+
+    def run_prepared(self, session: Session, statement: ServerStatement, body: bytes, params: list[Any],
+                     sink: FastQuery) -> bool:
+        """COM_STMT_EXECUTE ``body`` of the client's ``statement`` with its decoded ``params``; False (nothing
+        sent) if it takes the ordinary path."""
+        if not _plain(session):
+            return False
+        sql = statement.sql
+        route = self.routes.get(("p", sql, session.target))
+        if type(route) is not FastRoute or route.version != self.serving.vschema_version:
+            return False
+        tablet_type = session.target.tablet_type
+        shard = route.shard(self.serving, tablet_type, params)
+        if shard is None:
+            return False
+        pooled = self.gateway.try_connection(shard, tablet_type, session.settings_sql)
+        if pooled is None:
+            return False
+        backend_statement = pooled.prepared.get(sql)
+        if backend_statement is None:  # the ordinary path prepares it on this connection
+            pooled.release()
+            return False
+        payload = retarget_execute(body, backend_statement.id, statement.param_count, statement.bound_types)
+        return sink.send(session, sql, pooled, payload, route, shard)
+
+    # -- learning ----------------------------------------------------------------------------------------
+
+    def learn(self, session: Session, plan: Plan, sql: str, bind_vars: dict[str, Any],
+              prepared: PreparedQuery | None) -> None:
+        """After the ordinary path relayed a SELECT to one shard: records whether statements like it (same
+        shape, or the same prepared statement) can take the fast path for the session's target."""
+        if session.target.shard:
+            return
+        version = self.serving.vschema_version
+        if prepared is None:
+            shape, values, spans = statement_shape(sql)
+            key: tuple[Any, ...] = ("q", shape, session.target)
+        else:
+            key = ("p", prepared.sql, session.target)
+        known = self.routes.get(key)
+        if known is not None and (known if type(known) is int else known.version) == version:  # type: ignore[union-attr]
+            return
+        if prepared is None:
+            route = self._route(session, plan, version, _text_value_index(sql, values, spans, bind_vars))
+        else:
+            route = self._route(session, plan, version, _param_value_index)
+        if len(self.routes) >= self.capacity and key not in self.routes:
+            self.routes.pop(next(iter(self.routes)))
+        self.routes[key] = route if route is not None else version
+
+    def _route(self, session: Session, plan: Plan, version: int, value_index: Any) -> FastRoute | None:
+        root = plan.root
+        if type(root) is not Route or not root.passthrough:
+            return None
+        routing = root.routing
+        latency = self.metrics.query_histogram(root.plan_type, session.target.keyspace)
+        if routing.variant in _FIXED_SHARD:
+            return FastRoute(routing.keyspace, root.plan_type, None, -1, version, latency)
+        vindex = routing.vindex
+        if (routing.variant is not RouteVariant.EQUAL_UNIQUE or not isinstance(vindex, FunctionalVindex)
+                or len(routing.values) != 1 or type(routing.values[0]) is not BindVar):
+            return None
+        index = value_index(routing.values[0].name)
+        if index is None:
+            return None
+        return FastRoute(routing.keyspace, root.plan_type, vindex, index, version, latency)
+
+
+def _plain(session: Session) -> bool:
+    """A session whose next statement runs on a pooled connection: autocommit, no transaction, no shard target."""
+    return session.autocommit and not session.in_transaction and not session.target.shard
+
+
+def _param_value_index(name: str) -> int | None:
+    """A prepared statement's vindex value: its parameter ``:pN`` (a literal in its text does not qualify)."""
+    return int(name[1:]) - 1 if name[:1] == "p" and name[1:].isdigit() else None
+
+
+def _text_value_index(sql: str, values: list[Any], spans: list[tuple[int, int]],
+                      bind_vars: dict[str, Literal]) -> Any:
+    """For a text statement: the shape's literal that is the vindex value ``:vN``, provided the planner's
+    normalizer replaced exactly the literals the shape masks and the two read that literal alike."""
+    same_literals = spans == literal_spans(sql)
+
+    def value_index(name: str) -> int | None:
+        if not same_literals or name[:1] != "v" or not name[1:].isdigit():
+            return None
+        index = int(name[1:]) - 1
+        literal = bind_vars.get(name)
+        if literal is None or index >= len(values):
+            return None
+        value = values[index]
+        return index if type(literal.value) is type(value) and literal.value == value else None
+
+    return value_index if same_literals else lambda name: None
+
+
+class FastQuery:
+    """One client connection's statement on the fast path. It stands in for the future of the backend
+    connection's command (``Connection.submit``) and answers the client from the backend's callback."""
+
+    __slots__ = ("fast", "conn", "session", "sql", "pooled", "route", "shard", "started")
+
+    def __init__(self, fast: FastPath, conn: ServerConnection) -> None:
+        self.fast = fast
+        self.conn = conn
+        self.session: Session | None = None
+        self.sql = ""
+        self.pooled: PooledConnection | None = None
+        self.route: FastRoute | None = None
+        self.shard: ShardTarget | None = None
+        self.started = 0.0
+
+    def send(self, session: Session, sql: str, pooled: PooledConnection, payload: bytes, route: FastRoute,
+             shard: ShardTarget) -> bool:
+        """Sends the command on ``pooled``; False (connection returned, nothing sent) if it cannot take it."""
+        self.started = time.perf_counter()
+        self.session, self.sql, self.pooled, self.route, self.shard = session, sql, pooled, route, shard
+        try:
+            pooled.connection.submit(payload, self)
+        except ShardlineError:
+            self.pooled = None
+            pooled.release()
+            return False
+        return True
+
+    def set_result(self, response: bytes) -> None:
+        self._finish(None)
+        self.conn.send_raw(response)
+        self.conn.fast_path_done()
+
+    def set_exception(self, exc: BaseException) -> None:
+        error = exc if isinstance(exc, ShardlineError) else ShardlineError(f"internal error: {exc}")
+        self._finish(error)
+        self.fast.metrics.count_error(error.code)
+        self.conn.send_error(error)
+        self.conn.fast_path_done()
+
+    def _finish(self, error: ShardlineError | None) -> None:
+        pooled, route, shard, session = self.pooled, self.route, self.shard, self.session
+        assert pooled is not None and route is not None and shard is not None and session is not None
+        self.pooled = None
+        pooled.release()
+        elapsed = time.perf_counter() - self.started
+        route.latency.observe(elapsed)
+        fast = self.fast
+        fast.metrics.fast_path_queries += 1
+        fast.metrics.observe_shard_query(shard.keyspace, shard.name, session.target.tablet_type, elapsed)
+        if fast.querylog.has_subscribers:
+            fast.querylog.add(QueryLogEntry(
+                sql=self.sql, plan=route.plan_type, keyspace=session.target.keyspace, shards=[shard.name],
+                seconds=elapsed, error=str(error) if error else "", username=session.username,
+                connection_id=session.connection_id))

@@ -1,0 +1,227 @@
+"""The gate's fast path: point selects learned from the ordinary path and then answered from the socket
+callbacks, with the same answers, errors and ordering as the ordinary path; and what it leaves alone."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
+
+import pymysql
+import pytest
+
+from shardline.mysql.binary import build_execute, parse_binary_row
+from shardline.mysql.client import connect
+from shardline.mysql.client_protocol import ClientHandshake, ResponseScanner
+from shardline.mysql.framing import PacketReader, frame, split_packets
+from shardline.mysql.resultset import decode_responses
+from tests.e2e.cluster import ClusterThread
+
+IDS = range(97001, 97041)
+
+
+def rows(conn: pymysql.connections.Connection, sql: str) -> list[tuple]:
+    with conn.cursor() as cursor:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+
+
+def fast_count(cluster: ClusterThread) -> int:
+    assert cluster.gate is not None
+    return cluster.gate.metrics.fast_path_queries
+
+
+@pytest.fixture(scope="module")
+def customers(e2e_cluster: ClusterThread) -> Iterator[None]:
+    conn = e2e_cluster.connect("customer")
+    try:
+        rows(conn, f"DELETE FROM customer WHERE customer_id BETWEEN {IDS[0]} AND {IDS[-1]}")
+        values = ", ".join(f"({i}, 'fp{i}', 'fp{i}@example.com', 1, 0, '2026-01-01')" for i in IDS)
+        rows(conn, f"INSERT INTO customer (customer_id, name, email, tier, balance, created) VALUES {values}")
+        yield
+        rows(conn, f"DELETE FROM customer WHERE customer_id BETWEEN {IDS[0]} AND {IDS[-1]}")
+    finally:
+        conn.close()
+
+
+def test_point_selects_are_learned_then_answered_on_the_fast_path(e2e_cluster: ClusterThread, customers):
+    conn = e2e_cluster.connect("customer")
+    try:
+        before = fast_count(e2e_cluster)
+        for i in IDS:  # each row lives on one shard only: a wrong shard would answer no row
+            assert rows(conn, f"SELECT name FROM customer WHERE customer_id = {i}") == [(f"fp{i}",)]
+        assert fast_count(e2e_cluster) - before >= len(IDS) - 1  # all but the first, which taught the shape
+        before = fast_count(e2e_cluster)
+        for i in IDS[:5]:
+            assert rows(conn, f"SELECT customer_id FROM customer WHERE customer_id = {i} AND name = 'fp{i}'") \
+                == [(i,)]
+            assert rows(conn, f"SELECT customer_id FROM customer WHERE customer_id = {i} AND name = 'other'") == []
+        assert rows(conn, "SELECT name FROM customer WHERE customer_id = 96999") == []
+        assert fast_count(e2e_cluster) - before >= 9
+    finally:
+        conn.close()
+
+
+def test_unsharded_keyspace_selects_take_the_fast_path(e2e_cluster: ClusterThread):
+    conn = e2e_cluster.connect("commerce")
+    try:
+        before = fast_count(e2e_cluster)
+        for n in range(5):
+            assert rows(conn, f"SELECT {n} + 1 FROM product LIMIT 1") in ([], [(n + 1,)])
+        assert fast_count(e2e_cluster) - before >= 4
+    finally:
+        conn.close()
+
+
+def test_prepared_point_selects_take_the_fast_path(e2e_cluster: ClusterThread, customers):
+    async def scenario() -> None:
+        conn = await connect("127.0.0.1", e2e_cluster.gate_port, "root", "", "customer")
+        try:
+            point = await conn.prepare("SELECT name, customer_id FROM customer WHERE customer_id = ?")
+            for _ in range(3):  # the ordinary path prepares it on the backend connections it uses
+                await conn.execute(point, [IDS[0]])
+            before = fast_count(e2e_cluster)
+            for i in IDS:
+                assert (await conn.execute(point, [i])).rows == [(f"fp{i}".encode(), str(i).encode())]
+            assert fast_count(e2e_cluster) - before >= len(IDS) // 2
+            # An execution without parameter types (the client bound them before) still reaches a backend
+            # connection that never saw them.
+            payload = bytearray(build_execute(point.id, [IDS[7]]))
+            flag = 1 + 9 + 1
+            payload[flag] = 0
+            del payload[flag + 1 : flag + 3]
+            for _ in range(6):
+                raw = await conn._request(bytes(payload))  # the client has no public call for this packet
+                results, _ = decode_responses(split_packets(raw), parse_binary_row)
+                assert results[0].rows == [(f"fp{IDS[7]}".encode(), str(IDS[7]).encode())]
+        finally:
+            await conn.close()
+
+    asyncio.run(scenario())
+
+
+def test_transactions_targets_and_settings_keep_their_meaning(e2e_cluster: ClusterThread, customers):
+    conn = e2e_cluster.connect("customer")
+    try:
+        sql = f"SELECT name FROM customer WHERE customer_id = {IDS[1]}"
+        rows(conn, sql)
+        rows(conn, "BEGIN")
+        rows(conn, f"UPDATE customer SET name = 'changed' WHERE customer_id = {IDS[1]}")
+        before = fast_count(e2e_cluster)
+        assert rows(conn, sql) == [("changed",)]  # the transaction's own connection sees its write
+        assert fast_count(e2e_cluster) == before
+        rows(conn, "ROLLBACK")
+        assert rows(conn, sql) == [(f"fp{IDS[1]}",)]
+        rows(conn, "SET autocommit = 0")
+        rows(conn, sql)
+        assert fast_count(e2e_cluster) == before + 1  # only the statement before autocommit went off
+        rows(conn, "ROLLBACK")
+        rows(conn, "SET autocommit = 1")
+        rows(conn, "SET SESSION sql_mode = 'PIPES_AS_CONCAT'")
+        for _ in range(3):  # each answer must see the session's sql_mode, whichever path it takes
+            assert rows(conn, f"SELECT 'a' || name FROM customer WHERE customer_id = {IDS[2]}") \
+                == [(f"afp{IDS[2]}",)]
+        shard = rows(conn, f"SELECT name FROM customer WHERE customer_id = {IDS[3]}")
+        rows(conn, "USE `customer:-80`")
+        before = fast_count(e2e_cluster)
+        on_shard = rows(conn, f"SELECT name FROM customer WHERE customer_id = {IDS[3]}")
+        assert on_shard in ([], shard)  # a shard target reads that shard, found or not
+        assert fast_count(e2e_cluster) == before
+    finally:
+        conn.close()
+
+
+def test_an_error_on_the_fast_path_is_the_shards_error(e2e_cluster: ClusterThread, customers):
+    conn = e2e_cluster.connect("customer")
+    try:
+        template = "SELECT name REGEXP '{pattern}' FROM customer WHERE customer_id = {id}"
+        assert rows(conn, template.format(pattern="^fp", id=IDS[4])) == [(1,)]
+        before = fast_count(e2e_cluster)
+        with pytest.raises(pymysql.err.MySQLError) as info:
+            rows(conn, template.format(pattern="(", id=IDS[5]))
+        assert info.value.args[0] == 1139  # MariaDB's regex error, as the shard answered it
+        assert fast_count(e2e_cluster) == before + 1
+        assert rows(conn, template.format(pattern="^fp", id=IDS[5])) == [(1,)]  # the connection goes on
+    finally:
+        conn.close()
+
+
+def test_a_client_gone_during_a_fast_query_gives_its_connection_back(e2e_cluster: ClusterThread, customers):
+    gate = e2e_cluster.gate
+    assert gate is not None
+    conn = e2e_cluster.connect("customer")
+    template = f"SELECT SLEEP({{seconds}}) FROM customer WHERE customer_id = {IDS[6]}"
+    rows(conn, template.format(seconds="0.01"))  # learn the shape
+    before = fast_count(e2e_cluster)
+    conn._execute_command(3, template.format(seconds="0.5"))  # sent, answer never read
+    time.sleep(0.1)
+    conn._force_close()
+    busy = sum(pool.in_use for pool in gate.gateway._pools.values())
+    assert busy >= 1
+    deadline = time.monotonic() + 5
+    while sum(pool.in_use for pool in gate.gateway._pools.values()) >= busy and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sum(pool.in_use for pool in gate.gateway._pools.values()) < busy
+    assert fast_count(e2e_cluster) == before + 1
+    other = e2e_cluster.connect("customer")
+    try:
+        assert rows(other, template.format(seconds="0")) == [(0,)]
+    finally:
+        other.close()
+
+
+def _raw_session(port: int, database: str) -> socket.socket:
+    """A socket past the MySQL handshake (user root, no password)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    reader = PacketReader()
+    handshake = ClientHandshake("root", "", database)
+    while not handshake.done:
+        for seq, payload in reader.feed(sock.recv(65536)):
+            reply = handshake.receive(payload)
+            if reply is not None:
+                sock.sendall(frame(reply, seq + 1)[0])
+    return sock
+
+
+def _read_response(sock: socket.socket, buffer: bytearray) -> bytes:
+    scanner = ResponseScanner()
+    scanner.start()
+    while True:
+        end = scanner.scan(buffer, 0)
+        if scanner.done:
+            response = bytes(buffer[:end])
+            del buffer[:end]
+            return response
+        scanner.start()
+        buffer += sock.recv(65536)
+
+
+def test_pipelined_commands_are_answered_in_order(e2e_cluster: ClusterThread, customers):
+    sock = _raw_session(e2e_cluster.gate_port, "customer")
+    try:
+        statements = [f"SELECT name FROM customer WHERE customer_id = {i}" for i in IDS[10:14]]
+        statements.insert(2, "SELECT 'ordinary path'")
+        for _ in range(2):  # the second round has every point select's shape learned
+            sock.sendall(b"".join(frame(b"\x03" + sql.encode(), 0)[0] for sql in statements))
+            buffer = bytearray()
+            answers = []
+            for _ in statements:
+                results, _ = decode_responses(split_packets(_read_response(sock, buffer)))
+                answers.append(results[0].rows)
+            assert answers == [[(b"fp97011",)], [(b"fp97012",)], [(b"ordinary path",)], [(b"fp97013",)],
+                               [(b"fp97014",)]]
+    finally:
+        sock.close()
+
+
+def test_backend_connections_use_the_local_unix_socket(e2e_cluster: ClusterThread, customers):
+    gate = e2e_cluster.gate
+    assert gate is not None
+    conn = e2e_cluster.connect("customer")
+    try:
+        rows(conn, f"SELECT name FROM customer WHERE customer_id = {IDS[0]}")
+    finally:
+        conn.close()
+    pools = list(gate.gateway._pools.values())
+    assert pools and all(pool.unix_socket.endswith("mysql.sock") for pool in pools)
