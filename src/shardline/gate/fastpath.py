@@ -21,6 +21,7 @@ failover being buffered, no idle pooled connection, a value the vindex maps to n
 from __future__ import annotations
 
 import time
+from bisect import bisect_right
 from typing import TYPE_CHECKING, Any
 
 from shardline.errors import ShardlineError
@@ -53,33 +54,39 @@ _FIXED_SHARD = (RouteVariant.UNSHARDED, RouteVariant.REFERENCE)
 
 
 class FastRoute:
-    """How statements of one shape (or one prepared statement) reach their shard: the keyspace, and either the
-    vindex and the position of its value among the literals (parameters), or no vindex (the keyspace's first
-    shard)."""
+    """How statements of one shape (or one prepared statement) reach their shard for one session target: the
+    keyspace's serving shards for the target's tablet type, as of VSchema/serving-graph ``version``, and either
+    the vindex and the position of its value among the literals (parameters), or no vindex (the first shard)."""
 
-    __slots__ = ("keyspace", "plan_type", "vindex", "value_index", "version", "latency")
+    __slots__ = ("plan_type", "vindex", "value_index", "version", "shards", "starts", "latency", "shard_latency")
 
-    def __init__(self, keyspace: str, plan_type: str, vindex: FunctionalVindex | None, value_index: int,
-                 version: int, latency: LatencyHistogram) -> None:
-        self.keyspace = keyspace
+    def __init__(self, plan_type: str, vindex: FunctionalVindex | None, value_index: int, version: int,
+                 shards: list[ShardTarget], latency: LatencyHistogram,
+                 shard_latency: list[LatencyHistogram]) -> None:
         self.plan_type = plan_type
         self.vindex = vindex
         self.value_index = value_index
         self.version = version
+        self.shards = shards
+        self.starts = [shard.key_range.start for shard in shards]
         self.latency = latency
+        self.shard_latency = shard_latency
 
-    def shard(self, serving: ServingGraph, tablet_type: str, values: list[Any]) -> ShardTarget | None:
-        """The shard for these values; None where the ordinary path must decide (e.g. no keyspace id)."""
+    def shard_index(self, values: list[Any]) -> int:
+        """The position in ``shards`` of the shard for these values; -1 where the ordinary path must decide
+        (e.g. a value that maps to no keyspace id)."""
+        if self.vindex is None:
+            return 0 if self.shards else -1
         try:
-            if self.vindex is None:
-                shards = serving.shards(self.keyspace, tablet_type)
-                return shards[0] if shards else None
             keyspace_id = self.vindex.map((values[self.value_index],))[0]
-            if type(keyspace_id) is not bytes:
-                return None
-            return serving.shard_for_keyspace_id(self.keyspace, keyspace_id, tablet_type)
         except ShardlineError:
-            return None
+            return -1
+        if type(keyspace_id) is not bytes:
+            return -1
+        index = bisect_right(self.starts, keyspace_id) - 1
+        if index < 0 or not self.shards[index].key_range.contains(keyspace_id):
+            return -1
+        return index
 
 
 class FastPath:
@@ -106,14 +113,13 @@ class FastPath:
         route = self.routes.get(("q", shape, session.target))
         if type(route) is not FastRoute or route.version != self.serving.vschema_version:
             return False
-        tablet_type = session.target.tablet_type
-        shard = route.shard(self.serving, tablet_type, values)
-        if shard is None:
+        index = route.shard_index(values)
+        if index < 0:
             return False
-        pooled = self.gateway.try_connection(shard, tablet_type, session.settings_sql)
+        pooled = self.gateway.try_connection(route.shards[index], session.target.tablet_type, session.settings_sql)
         if pooled is None:
             return False
-        return sink.send(session, sql, pooled, _QUERY + body, route, shard)
+        return sink.send(session, sql, pooled, _QUERY + body, route, index)
 
     def run_prepared(self, session: Session, statement: ServerStatement, body: bytes, params: list[Any],
                      sink: FastQuery) -> bool:
@@ -125,11 +131,10 @@ class FastPath:
         route = self.routes.get(("p", sql, session.target))
         if type(route) is not FastRoute or route.version != self.serving.vschema_version:
             return False
-        tablet_type = session.target.tablet_type
-        shard = route.shard(self.serving, tablet_type, params)
-        if shard is None:
+        index = route.shard_index(params)
+        if index < 0:
             return False
-        pooled = self.gateway.try_connection(shard, tablet_type, session.settings_sql)
+        pooled = self.gateway.try_connection(route.shards[index], session.target.tablet_type, session.settings_sql)
         if pooled is None:
             return False
         backend_statement = pooled.prepared.get(sql)
@@ -137,7 +142,7 @@ class FastPath:
             pooled.release()
             return False
         payload = retarget_execute(body, backend_statement.id, statement.param_count, statement.bound_types)
-        return sink.send(session, sql, pooled, payload, route, shard)
+        return sink.send(session, sql, pooled, payload, route, index)
 
     # -- learning ----------------------------------------------------------------------------------------
 
@@ -169,17 +174,25 @@ class FastPath:
         if type(root) is not Route or not root.passthrough:
             return None
         routing = root.routing
-        latency = self.metrics.query_histogram(root.plan_type, session.target.keyspace)
-        if routing.variant in _FIXED_SHARD:
-            return FastRoute(routing.keyspace, root.plan_type, None, -1, version, latency)
-        vindex = routing.vindex
-        if (routing.variant is not RouteVariant.EQUAL_UNIQUE or not isinstance(vindex, FunctionalVindex)
-                or len(routing.values) != 1 or type(routing.values[0]) is not BindVar):
+        vindex: FunctionalVindex | None = None
+        index = -1
+        if routing.variant not in _FIXED_SHARD:
+            if (routing.variant is not RouteVariant.EQUAL_UNIQUE or not isinstance(routing.vindex, FunctionalVindex)
+                    or len(routing.values) != 1 or type(routing.values[0]) is not BindVar):
+                return None
+            vindex = routing.vindex
+            index = value_index(routing.values[0].name)
+            if index is None:
+                return None
+        tablet_type = session.target.tablet_type
+        try:
+            shards = self.serving.shards(routing.keyspace, tablet_type)
+        except ShardlineError:
             return None
-        index = value_index(routing.values[0].name)
-        if index is None:
-            return None
-        return FastRoute(routing.keyspace, root.plan_type, vindex, index, version, latency)
+        metrics = self.metrics
+        return FastRoute(root.plan_type, vindex, index, version, shards,
+                         metrics.query_histogram(root.plan_type, session.target.keyspace),
+                         [metrics.shard_histogram(s.keyspace, s.name, tablet_type) for s in shards])
 
 
 def _plain(session: Session) -> bool:
@@ -224,11 +237,11 @@ class FastQuery:
         self.sql = ""
         self.pooled: PooledConnection | None = None
         self.route: FastRoute | None = None
-        self.shard: ShardTarget | None = None
+        self.shard = -1  # position in route.shards
         self.started = 0.0
 
     def send(self, session: Session, sql: str, pooled: PooledConnection, payload: bytes, route: FastRoute,
-             shard: ShardTarget) -> bool:
+             shard: int) -> bool:
         """Sends the command on ``pooled``; False (connection returned, nothing sent) if it cannot take it."""
         self.started = time.perf_counter()
         self.session, self.sql, self.pooled, self.route, self.shard = session, sql, pooled, route, shard
@@ -253,17 +266,17 @@ class FastQuery:
         self.conn.fast_path_done()
 
     def _finish(self, error: ShardlineError | None) -> None:
-        pooled, route, shard, session = self.pooled, self.route, self.shard, self.session
-        assert pooled is not None and route is not None and shard is not None and session is not None
+        pooled, route, session = self.pooled, self.route, self.session
+        assert pooled is not None and route is not None and session is not None
         self.pooled = None
         pooled.release()
         elapsed = time.perf_counter() - self.started
         route.latency.observe(elapsed)
+        route.shard_latency[self.shard].observe(elapsed)
         fast = self.fast
         fast.metrics.fast_path_queries += 1
-        fast.metrics.observe_shard_query(shard.keyspace, shard.name, session.target.tablet_type, elapsed)
         if fast.querylog.has_subscribers:
             fast.querylog.add(QueryLogEntry(
-                sql=self.sql, plan=route.plan_type, keyspace=session.target.keyspace, shards=[shard.name],
-                seconds=elapsed, error=str(error) if error else "", username=session.username,
-                connection_id=session.connection_id))
+                sql=self.sql, plan=route.plan_type, keyspace=session.target.keyspace,
+                shards=[route.shards[self.shard].name], seconds=elapsed, error=str(error) if error else "",
+                username=session.username, connection_id=session.connection_id))

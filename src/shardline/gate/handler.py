@@ -47,7 +47,7 @@ class GateHandler(Handler):
                 or statement.sql not in self.statements):
             return False
         try:
-            _, params = conn.protocol.execute(body)
+            params = conn.protocol.bind(statement, body)
         except ShardlineError:
             return False  # the ordinary path decodes it again and answers the error
         return self.executor.fast.run_prepared(self.session, statement, body, params, self._fast_query)

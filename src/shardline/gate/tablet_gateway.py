@@ -39,6 +39,8 @@ class TabletGateway:
         self._pools: dict[tuple[str, str, int], TabletPool] = {}
         self._index: dict[tuple[str, str, str], list[TabletView]] | None = None
         self._view_pools: dict[int, tuple[TabletView, TabletPool]] = {}  # the pool of each view in the index
+        # (keyspace, shard, tablet type) -> the pools try_connection lends from, until tablets change
+        self._serving_pools: dict[tuple[str, str, str], list[TabletPool]] = {}
         self._round_robin = itertools.count()
         self.buffer: PrimaryBuffer | None = (
             PrimaryBuffer(window=buffer_window, max_requests=buffer_max_requests) if buffer_window > 0 else None)
@@ -50,6 +52,7 @@ class TabletGateway:
     def tablets_changed(self) -> None:
         """Health or topo changed: rebuild the shard index on next use."""
         self._index = None
+        self._serving_pools.clear()
         if self.buffer is not None:
             self.buffer.notify()
 
@@ -87,11 +90,26 @@ class TabletGateway:
         being buffered): then the caller takes the ``connection``/``execute`` way."""
         if tablet_type == "primary" and self.buffer is not None and self.buffer.buffering:
             return None
-        try:
-            view = self.pick(target, tablet_type)
-        except Unavailable:
-            return None
-        return self._pool(view).try_idle(settings_sql)
+        key = (target.keyspace, target.name, tablet_type)
+        pools = self._serving_pools.get(key)
+        if pools is None:
+            try:
+                pools = self._serving_pools[key] = self._pools_for(target, tablet_type)
+            except Unavailable:
+                return None
+        pool = pools[0] if len(pools) == 1 else pools[next(self._round_robin) % len(pools)]
+        return pool.try_idle(settings_sql)
+
+    def _pools_for(self, target: ShardTarget, tablet_type: str) -> list[TabletPool]:
+        """The pools ``pick`` chooses among: the serving primary's, or each healthy replica's."""
+        if tablet_type == "primary":
+            return [self._pool(self.pick(target, tablet_type))]
+        candidates = self._shard_index().get((target.keyspace, target.name, tablet_type), [])
+        pools = [self._pool(v) for v in candidates
+                 if v.lag_seconds is not None and v.lag_seconds <= self.max_replica_lag]
+        if not pools:
+            raise Unavailable(f"no healthy {tablet_type} of {target.keyspace}/{target.name}")
+        return pools
 
     async def _connect(self, view: TabletView, settings_sql: str) -> PooledConnection:
         return await self._pool(view).get(settings_sql)

@@ -21,7 +21,7 @@ from shardline.errors import (
 )
 from shardline.mysql.binary import build_execute, parse_binary_row, parse_prepare_ok
 from shardline.mysql.client_protocol import ClientHandshake, ResponseScanner
-from shardline.mysql.constants import Command, ServerStatus
+from shardline.mysql.constants import MAX_PAYLOAD_CHUNK, Command, ServerStatus
 from shardline.mysql.framing import PacketReader, frame, split_packets
 from shardline.mysql.resultset import decode_responses, parse_column
 from shardline.mysql.wire import MalformedPacket
@@ -30,6 +30,7 @@ from shardline.sqltypes import Field, Result
 _LOST = 2013  # CR_SERVER_LOST
 _GONE = 2006  # CR_SERVER_GONE_ERROR
 _OUT_OF_SYNC = 2014  # CR_COMMANDS_OUT_OF_SYNC
+_LENGTH_SEQ0 = struct.Struct("<I")
 _IN_TRANS = int(ServerStatus.IN_TRANS)  # plain ints: IntFlag's & costs a microsecond on the hot path
 _AUTOCOMMIT = int(ServerStatus.AUTOCOMMIT)
 
@@ -211,7 +212,10 @@ class Connection:
         protocol.scanner.start(False)
         protocol.waiter = self  # type: ignore[assignment]  # completed through done/set_result/set_exception
         assert protocol.transport is not None
-        protocol.transport.write(frame(payload, 0)[0])
+        if len(payload) < MAX_PAYLOAD_CHUNK:
+            protocol.transport.write(_LENGTH_SEQ0.pack(len(payload)) + payload)  # 3-byte length, sequence id 0
+        else:
+            protocol.transport.write(frame(payload, 0)[0])
 
     # The protocol's view of a submitted command: the connection stands in for the future _request awaits.
 

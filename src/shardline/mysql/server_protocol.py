@@ -321,12 +321,17 @@ class ServerProtocol:
     def execute(self, body: bytes) -> tuple[ServerStatement, list[Any]]:
         """Decodes COM_STMT_EXECUTE: the statement and its parameter values (long data included)."""
         statement = self.statement(body, "mysqld_stmt_execute")
+        return statement, self.bind(statement, body)
+
+    @staticmethod
+    def bind(statement: ServerStatement, body: bytes) -> list[Any]:
+        """The parameter values of an execution of ``statement`` (``body`` of its COM_STMT_EXECUTE)."""
         params, statement.bound_types = parse_execute(
             body, statement.param_count, statement.bound_types, statement.long_data
         )
         if statement.long_data:
             statement.long_data = {}
-        return statement, params
+        return params
 
     def send_long_data(self, body: bytes) -> None:
         """COM_STMT_SEND_LONG_DATA: appends to a parameter's value (no response)."""
