@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
 import pymysql
 import pytest
 
+from shardline.gate.fastpath import PIPELINE_MAX_SERVICE, FastRoute
+from shardline.gate.planner.shape import statement_shape
+from shardline.gate.session import Target
 from shardline.mysql.binary import build_execute, parse_binary_row
 from shardline.mysql.client import connect
 from shardline.mysql.client_protocol import ClientHandshake, ResponseScanner
@@ -225,3 +229,65 @@ def test_backend_connections_use_the_local_unix_socket(e2e_cluster: ClusterThrea
         conn.close()
     pools = list(gate.gateway._pools.values())
     assert pools and all(pool.unix_socket.endswith("mysql.sock") for pool in pools)
+
+
+def test_concurrent_clients_share_pipelined_connections_and_get_their_own_rows(e2e_cluster: ClusterThread,
+                                                                                 customers):
+    failures: list[str] = []
+
+    def client(offset: int) -> None:
+        conn = e2e_cluster.connect("customer")
+        try:
+            for n in range(120):
+                i = IDS[(offset + n * 7) % len(IDS)]
+                got = rows(conn, f"SELECT name FROM customer WHERE customer_id = {i}")
+                if got != [(f"fp{i}",)]:
+                    failures.append(f"{i}: {got}")
+        finally:
+            conn.close()
+
+    gate = e2e_cluster.gate
+    assert gate is not None
+    before = fast_count(e2e_cluster)
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert fast_count(e2e_cluster) - before > 8 * 100
+    assert all(pool.in_use == 0 for pool in gate.gateway._pools.values())
+
+
+def test_a_statement_that_may_wait_is_not_pipelined(e2e_cluster: ClusterThread, customers):
+    sleeper, other = e2e_cluster.connect("customer"), e2e_cluster.connect("customer")
+    try:
+        template = f"SELECT SLEEP({{seconds}}) FROM customer WHERE customer_id = {IDS[8]}"
+        rows(sleeper, template.format(seconds="0.01"))
+        point = f"SELECT name FROM customer WHERE customer_id = {IDS[9]}"
+        rows(other, point)
+        sleeper._execute_command(3, template.format(seconds="0.6"))  # sent; its answer is read below
+        time.sleep(0.05)
+        started = time.monotonic()
+        for _ in range(5):
+            assert rows(other, point) == [(f"fp{IDS[9]}",)]
+        assert time.monotonic() - started < 0.4  # not queued behind the sleep on its backend connection
+        assert sleeper._read_query_result() == 1
+    finally:
+        sleeper.close()
+        other.close()
+
+
+def test_a_slow_statement_stops_being_pipelined(e2e_cluster: ClusterThread):
+    gate = e2e_cluster.gate
+    assert gate is not None
+    sql = "SELECT LENGTH(SHA2(REPEAT('ab', 3000000), 256))"  # some milliseconds of MariaDB's CPU
+    conn = e2e_cluster.connect("commerce")
+    try:
+        for _ in range(25):
+            assert rows(conn, sql) == [(64,)]
+    finally:
+        conn.close()
+    route = gate.executor.fast.routes[("q", statement_shape(sql)[0], Target("commerce"))]
+    assert isinstance(route, FastRoute)
+    assert route.service > PIPELINE_MAX_SERVICE and not route.pipelined

@@ -153,3 +153,30 @@ async def test_the_unix_socket_is_used_when_given(pool_db):
         conn.release()
     finally:
         await pool.close()
+
+
+async def test_pipelined_lends_share_a_connection_up_to_the_depth(pool_db):
+    pool = TabletPool(pool_db.host, pool_db.port, "pool_test", APP, size=2)
+    try:
+        for conn in [await pool.get(), await pool.get()]:
+            conn.release()  # two idle connections
+        first = [pool.try_pipelined("", 3) for _ in range(3)]
+        assert all(c is first[0] for c in first) and first[0].shared == 3
+        fourth = pool.try_pipelined("", 3)
+        assert fourth is not None and fourth is not first[0]  # the first one is full: the other idle one
+        assert pool.try_pipelined("SET @x = 1", 3) is None  # no connection with those settings
+        assert pool.in_use == 2
+        for conn in first[:2]:
+            conn.release()
+        assert pool.in_use == 2 and first[0].shared == 1  # still lent for one command
+        again = pool.try_pipelined("", 3)
+        assert again is first[0] and again.shared == 2
+        again.release()
+        first[2].release()
+        fourth.release()
+        assert pool.in_use == 0 and first[0].shared == 0
+        exclusive = await pool.get()
+        assert exclusive.shared == 0
+        exclusive.release()
+    finally:
+        await pool.close()

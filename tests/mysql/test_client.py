@@ -150,3 +150,52 @@ async def test_large_value_split_over_several_packets(conn: Connection) -> None:
     result = await conn.query(f"SELECT REPEAT('x', {size}) AS big, 7")
     assert len(result.rows[0][0]) == size
     assert result.rows[0][1] == b"7"
+
+
+class _Sink:
+    """Collects what a submitted command's callback hands over, in order across sinks."""
+
+    def __init__(self, log: list[tuple[str, object]], name: str) -> None:
+        self.log, self.name = log, name
+
+    def set_result(self, response: bytes) -> None:
+        self.log.append((self.name, response))
+
+    def set_exception(self, exc: BaseException) -> None:
+        self.log.append((self.name, exc))
+
+
+async def _until(condition, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+async def test_submitted_commands_are_pipelined_and_answered_in_order(conn: Connection) -> None:
+    log: list[tuple[str, object]] = []
+    statements = ["SELECT SLEEP(0.05), 1", "SELECT 2", "SELECT * FROM no_such_table", "SELECT 4"]
+    for i, sql in enumerate(statements):
+        conn.submit(b"\x03" + sql.encode(), _Sink(log, f"q{i}"))
+    assert conn.submitted == 4
+    await _until(lambda: len(log) == 4)
+    assert [name for name, _ in log] == ["q0", "q1", "q2", "q3"]
+    outcomes = dict(log)
+    error = outcomes["q2"]
+    assert isinstance(error, MySQLError) and error.code == 1146  # an error ends only its own command
+    for name, value in (("q1", b"\x012"), ("q3", b"\x014")):
+        response = outcomes[name]
+        assert isinstance(response, bytes)
+        assert split_packets(response)[-2] == value  # the row (one length-prefixed value) before the final EOF
+    assert conn.submitted == 0
+    assert (await conn.query("SELECT 5")).rows == [(b"5",)]  # and the connection goes on
+
+
+async def test_a_lost_connection_fails_every_pipelined_command(mysql_db: MysqlInstance, conn: Connection) -> None:
+    log: list[tuple[str, object]] = []
+    conn.submit(b"\x03SELECT SLEEP(2)", _Sink(log, "a"))
+    conn.submit(b"\x03SELECT 1", _Sink(log, "b"))
+    mysql_db.execute(f"KILL {conn.connection_id}")
+    await _until(lambda: len(log) == 2)
+    assert [name for name, _ in log] == ["a", "b"]
+    assert all(isinstance(outcome, Unavailable) for _, outcome in log)
+    assert conn.closed and conn.submitted == 0

@@ -13,6 +13,7 @@ import uvloop
 
 from shardline.errors import InvalidArgument, ShardlineError
 from shardline.gate.buffer import DEFAULT_MAX_REQUESTS, DEFAULT_WINDOW
+from shardline.gate.pool import DEFAULT_PIPELINE_DEPTH
 from shardline.mysql.users import UserStore
 from shardline.topo.server import TopoServer
 
@@ -29,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="port of /metrics and /debug pages (worker i uses this port + i)")
     parser.add_argument("--users", help='JSON file {"user": "password"}; default: user root, no password')
     parser.add_argument("--pool-size", type=int, default=16, help="connections per tablet (per worker)")
+    parser.add_argument("--pipeline-depth", type=int, default=DEFAULT_PIPELINE_DEPTH,
+                        help="fast-path point selects sent on one backend connection without waiting for the "
+                             "ones before (1: never pipeline)")
     parser.add_argument("--max-replica-lag", type=float, default=30.0, help="seconds; laggier replicas get no reads")
     parser.add_argument("--transaction-mode", choices=("single", "multi"), default="multi")
     parser.add_argument("--buffer-window", type=float, default=DEFAULT_WINDOW,
@@ -44,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s gate %(levelname)s %(message)s")
     if not 1 <= args.workers <= 64:
         raise InvalidArgument(f"--workers must be between 1 and 64, got {args.workers}")
+    if not 1 <= args.pipeline_depth <= 1024:
+        raise InvalidArgument(f"--pipeline-depth must be between 1 and 1024, got {args.pipeline_depth}")
     users = UserStore.load(args.users) if args.users else None
     if args.workers == 1:
         return uvloop.run(_serve(args, users, 0))
@@ -94,7 +100,8 @@ async def _serve(args: argparse.Namespace, users: UserStore | None, worker: int)
                 http_port=None if args.http_port is None else args.http_port + worker, users=users,
                 pool_size=args.pool_size, max_replica_lag=args.max_replica_lag,
                 transaction_mode=args.transaction_mode, reuse_port=args.workers > 1,
-                buffer_window=args.buffer_window, buffer_max_requests=args.buffer_max_requests)
+                buffer_window=args.buffer_window, buffer_max_requests=args.buffer_max_requests,
+                pipeline_depth=args.pipeline_depth)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

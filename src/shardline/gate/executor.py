@@ -18,6 +18,7 @@ from shardline.gate.engine.sqltemplate import SQLTemplate
 from shardline.gate.fastpath import FastPath
 from shardline.gate.planner import PlanCache, build_plan, normalize
 from shardline.gate.planner.classify import StatementKind, classify, leading_words
+from shardline.gate.pool import DEFAULT_PIPELINE_DEPTH
 from shardline.gate.prepared import PLANNED_KINDS, PreparedQuery, prepare_query
 from shardline.gate.querylog import QueryLogEntry
 from shardline.gate.session import Target, TransactionMode
@@ -57,14 +58,15 @@ class Executor:
     """Runs statements for sessions; one per gate, shared by all client connections."""
 
     def __init__(self, serving: ServingGraph, scatter: ScatterConn, metrics: GateMetrics, querylog: QueryLog,
-                 *, plan_cache_size: int = 10_000) -> None:
+                 *, plan_cache_size: int = 10_000, pipeline_depth: int = DEFAULT_PIPELINE_DEPTH) -> None:
         self.serving = serving
         self.scatter = scatter
         self.metrics = metrics
         self.querylog = querylog
         self.plans = PlanCache(plan_cache_size)
         self.sequences = SequenceCache()
-        self.fast = FastPath(serving, scatter.gateway, metrics, querylog, capacity=plan_cache_size)
+        self.fast = FastPath(serving, scatter.gateway, metrics, querylog, capacity=plan_cache_size,
+                             pipeline_depth=pipeline_depth)
 
     async def execute(self, session: Session, sql: str) -> Result | bytes:
         """Runs one client statement; returns a Result, or the raw packets of a relayed single-shard result."""

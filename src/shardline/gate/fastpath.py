@@ -13,6 +13,15 @@ normalizer replaces exactly the literals the shape masks, so every statement of 
 and only if the route's vindex value is one of them as written (or a parameter). Entries are valid for one
 VSchema/serving-graph version.
 
+Statements that arrive while others are under way share a backend connection, up to ``pipeline_depth`` at a
+time: each is written behind the ones before it without waiting (MySQL answers a connection's commands in
+order), so the shard's MariaDB thread finds the next statement already read instead of sleeping and being woken
+for each one, and the gate writes and wakes less. On this project's 2-core machine that is what brings the
+gate from about a third to about half of direct MariaDB's point-select rate (docs/benchmarks.md). The price is
+that a statement waits for the ones ahead of it on the connection; so statements that may wait (row locks,
+SLEEP, named locks, replication positions) are never pipelined, nor are routes whose statements take more than
+``PIPELINE_MAX_SERVICE`` on the shard on average, and ``pipeline_depth`` 1 turns pipelining off.
+
 Whatever is unusual leaves the statement to the ordinary path, which gives the same answer: a transaction,
 autocommit off, a shard target (``USE ks:-80``), session settings no idle pooled connection carries, a primary
 failover being buffered, no idle pooled connection, a value the vindex maps to no single keyspace id.
@@ -20,6 +29,7 @@ failover being buffered, no idle pooled connection, a value the vindex maps to n
 
 from __future__ import annotations
 
+import re
 import time
 from bisect import bisect_right
 from typing import TYPE_CHECKING, Any
@@ -30,6 +40,7 @@ from shardline.gate.engine.route import Route
 from shardline.gate.engine.routing import RouteVariant
 from shardline.gate.planner.normalize import literal_spans
 from shardline.gate.planner.shape import statement_shape
+from shardline.gate.pool import DEFAULT_PIPELINE_DEPTH
 from shardline.gate.querylog import QueryLogEntry
 from shardline.mysql.binary import retarget_execute
 from shardline.vindexes.base import FunctionalVindex
@@ -49,6 +60,16 @@ if TYPE_CHECKING:
     from shardline.mysql.server_protocol import ServerStatement
 
 DEFAULT_CAPACITY = 10_000
+# A route whose statements take longer than this on average (service time, queueing excluded) stops being
+# pipelined: it would hold up the statements behind it.
+PIPELINE_MAX_SERVICE = 0.002
+_SERVICE_WEIGHT = 0.05  # of the latest statement in the route's moving average
+# Statements that may wait (row locks, sleeps, named locks, replication positions, sequences) or that leave
+# state on the backend connection are never pipelined.
+_MAY_WAIT = re.compile(
+    r"(?i)\bFOR\s+UPDATE\b|\bLOCK\s+IN\s+SHARE\s+MODE\b|\bFOR\s+SHARE\b|\bINTO\b|:="
+    r"|\b(?:SLEEP|BENCHMARK|GET_LOCK|RELEASE_LOCK|RELEASE_ALL_LOCKS|IS_FREE_LOCK|IS_USED_LOCK|MASTER_POS_WAIT"
+    r"|MASTER_GTID_WAIT|WAIT_FOR_EXECUTED_GTID_SET|NEXTVAL|LASTVAL|SETVAL)\s*\(")
 _QUERY = b"\x03"
 _FIXED_SHARD = (RouteVariant.UNSHARDED, RouteVariant.REFERENCE)
 
@@ -58,11 +79,14 @@ class FastRoute:
     keyspace's serving shards for the target's tablet type, as of VSchema/serving-graph ``version``, and either
     the vindex and the position of its value among the literals (parameters), or no vindex (the first shard)."""
 
-    __slots__ = ("plan_type", "vindex", "value_index", "version", "shards", "starts", "latency", "shard_latency")
+    __slots__ = ("plan_type", "vindex", "value_index", "version", "shards", "starts", "latency", "shard_latency",
+                 "pipelined", "service")
 
     def __init__(self, plan_type: str, vindex: FunctionalVindex | None, value_index: int, version: int,
-                 shards: list[ShardTarget], latency: LatencyHistogram,
-                 shard_latency: list[LatencyHistogram]) -> None:
+                 shards: list[ShardTarget], latency: LatencyHistogram, shard_latency: list[LatencyHistogram],
+                 pipelined: bool) -> None:
+        self.pipelined = pipelined  # may share a backend connection with other statements (see FastPath)
+        self.service = 0.0  # moving average of its statements' time on the shard, queueing excluded
         self.plan_type = plan_type
         self.vindex = vindex
         self.value_index = value_index
@@ -93,12 +117,13 @@ class FastPath:
     """The learned routes of one gate, and the sending of statements along them."""
 
     def __init__(self, serving: ServingGraph, gateway: TabletGateway, metrics: GateMetrics, querylog: QueryLog,
-                 capacity: int = DEFAULT_CAPACITY) -> None:
+                 capacity: int = DEFAULT_CAPACITY, pipeline_depth: int = DEFAULT_PIPELINE_DEPTH) -> None:
         self.serving = serving
         self.gateway = gateway
         self.metrics = metrics
         self.querylog = querylog
         self.capacity = capacity
+        self.pipeline_depth = pipeline_depth
         # (kind, text, target) -> the route, or the version at which the statement was found not to qualify
         self.routes: dict[tuple[Any, ...], FastRoute | int] = {}
 
@@ -116,7 +141,7 @@ class FastPath:
         index = route.shard_index(values)
         if index < 0:
             return False
-        pooled = self.gateway.try_connection(route.shards[index], session.target.tablet_type, session.settings_sql)
+        pooled = self._connection(session, route, index)
         if pooled is None:
             return False
         return sink.send(session, sql, pooled, _QUERY + body, route, index)
@@ -134,15 +159,20 @@ class FastPath:
         index = route.shard_index(params)
         if index < 0:
             return False
-        pooled = self.gateway.try_connection(route.shards[index], session.target.tablet_type, session.settings_sql)
+        pooled = self._connection(session, route, index)
         if pooled is None:
             return False
         backend_statement = pooled.prepared.get(sql)
-        if backend_statement is None:  # the ordinary path prepares it on this connection
+        if backend_statement is None:  # the ordinary path prepares it on the connections it uses
             pooled.release()
             return False
         payload = retarget_execute(body, backend_statement.id, statement.param_count, statement.bound_types)
         return sink.send(session, sql, pooled, payload, route, index)
+
+    def _connection(self, session: Session, route: FastRoute, index: int) -> PooledConnection | None:
+        depth = self.pipeline_depth if route.pipelined else 1
+        return self.gateway.try_connection(route.shards[index], session.target.tablet_type, session.settings_sql,
+                                           depth)
 
     # -- learning ----------------------------------------------------------------------------------------
 
@@ -162,14 +192,16 @@ class FastPath:
         if known is not None and (known if type(known) is int else known.version) == version:  # type: ignore[union-attr]
             return
         if prepared is None:
-            route = self._route(session, plan, version, _text_value_index(sql, values, spans, bind_vars))
+            route = self._route(session, plan, version, _text_value_index(sql, values, spans, bind_vars),
+                                not _MAY_WAIT.search(shape))
         else:
-            route = self._route(session, plan, version, _param_value_index)
+            route = self._route(session, plan, version, _param_value_index, not _MAY_WAIT.search(prepared.sql))
         if len(self.routes) >= self.capacity and key not in self.routes:
             self.routes.pop(next(iter(self.routes)))
         self.routes[key] = route if route is not None else version
 
-    def _route(self, session: Session, plan: Plan, version: int, value_index: Any) -> FastRoute | None:
+    def _route(self, session: Session, plan: Plan, version: int, value_index: Any,
+               pipelined: bool) -> FastRoute | None:
         root = plan.root
         if type(root) is not Route or not root.passthrough:
             return None
@@ -192,7 +224,7 @@ class FastPath:
         metrics = self.metrics
         return FastRoute(root.plan_type, vindex, index, version, shards,
                          metrics.query_histogram(root.plan_type, session.target.keyspace),
-                         [metrics.shard_histogram(s.keyspace, s.name, tablet_type) for s in shards])
+                         [metrics.shard_histogram(s.keyspace, s.name, tablet_type) for s in shards], pipelined)
 
 
 def _plain(session: Session) -> bool:
@@ -269,8 +301,16 @@ class FastQuery:
         pooled, route, session = self.pooled, self.route, self.session
         assert pooled is not None and route is not None and session is not None
         self.pooled = None
+        now = time.perf_counter()
+        elapsed = now - self.started
+        service = elapsed
+        if pooled.shared:  # pipelined: it waited on the shard for the statements before it
+            service = now - max(self.started, pooled.answered_at)
+            pooled.answered_at = now
+        route.service += (service - route.service) * _SERVICE_WEIGHT
+        if route.service > PIPELINE_MAX_SERVICE:
+            route.pipelined = False
         pooled.release()
-        elapsed = time.perf_counter() - self.started
         route.latency.observe(elapsed)
         route.shard_latency[self.shard].observe(elapsed)
         fast = self.fast

@@ -12,18 +12,22 @@ from shardline.mysql.client import Connection, PreparedStatement, connect
 from shardline.mysqlctl.users import Credentials
 
 log = logging.getLogger(__name__)
+DEFAULT_PIPELINE_DEPTH = 8  # commands one pipelined connection carries at once (see try_pipelined)
 _CANNOT_CONNECT_SOCKET = 2002  # CR_CONNECTION_ERROR: no server behind the socket path
 
 
 @dataclass(eq=False)
 class PooledConnection:
     """A backend connection lent by a pool; ``settings_sql`` is the SET statement of the session variables
-    it carries ('' for the server's defaults)."""
+    it carries ('' for the server's defaults). ``shared`` counts the pipelined lends it is out for
+    (``TabletPool.try_pipelined``); 0 for an ordinary, exclusive lend."""
 
     connection: Connection
     pool: TabletPool
     settings_sql: str = ""
     prepared: dict[str, PreparedStatement] = field(default_factory=dict)  # SQL text -> backend statement
+    shared: int = 0
+    answered_at: float = 0.0  # when its last pipelined command was answered (the fast path's clock)
 
     def release(self) -> None:
         self.pool.put(self)
@@ -44,6 +48,7 @@ class TabletPool:
         self.connect_timeout = connect_timeout
         self._idle: list[PooledConnection] = []
         self._waiters: deque[asyncio.Future[None]] = deque()  # callers of get() waiting for a slot, in order
+        self._pipelines: list[PooledConnection] = []  # lent by try_pipelined, each taking one slot
         self._closed = False
         self.in_use = 0  # slots taken: connections lent, or being opened for a caller
 
@@ -79,6 +84,20 @@ class TabletPool:
                 self.in_use += 1
                 return idle.pop(i)
         return None
+
+    def try_pipelined(self, settings_sql: str, depth: int) -> PooledConnection | None:
+        """A connection for a command sent without waiting for the ones before it (``Connection.submit``): one
+        already lent this way with fewer than ``depth`` lends out and the same settings, else an idle one as
+        ``try_idle`` finds it. Each lend is given back with ``release``; the last one returns the connection."""
+        for conn in self._pipelines:
+            if conn.shared < depth and conn.settings_sql == settings_sql and not conn.connection.closed:
+                conn.shared += 1
+                return conn
+        conn = self.try_idle(settings_sql)
+        if conn is not None:
+            conn.shared = 1
+            self._pipelines.append(conn)
+        return conn
 
     async def _wait_for_slot(self) -> None:
         """Waits until a returned connection's slot is handed over (DeadlineExceeded after wait_timeout)."""
@@ -141,7 +160,13 @@ class TabletPool:
         conn.settings_sql = settings_sql
 
     def put(self, conn: PooledConnection) -> None:
-        """Takes a connection back; a broken one, or one left inside a transaction, is closed instead."""
+        """Takes a connection (or one pipelined lend of it) back; a broken one, or one left inside a
+        transaction, is closed instead."""
+        if conn.shared:
+            conn.shared -= 1
+            if conn.shared:
+                return
+            self._pipelines.remove(conn)
         self._free_slot()
         if self._closed or conn.connection.closed or conn.connection.in_transaction:
             asyncio.get_running_loop().create_task(conn.connection.close())

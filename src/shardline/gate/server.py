@@ -13,6 +13,7 @@ from shardline.gate.buffer import DEFAULT_MAX_REQUESTS, DEFAULT_WINDOW
 from shardline.gate.executor import Executor
 from shardline.gate.handler import GateHandler
 from shardline.gate.metrics import GateMetrics
+from shardline.gate.pool import DEFAULT_PIPELINE_DEPTH
 from shardline.gate.querylog import QueryLog
 from shardline.gate.scatter_conn import ScatterConn
 from shardline.gate.session import TransactionMode
@@ -32,7 +33,8 @@ class Gate:
     def __init__(self, ts: TopoServer, cell: str, *, host: str = "127.0.0.1", port: int = 15306,
                  http_port: int | None = 15001, users: UserStore | None = None, pool_size: int = 16,
                  max_replica_lag: float = 30.0, transaction_mode: str = "multi", reuse_port: bool = False,
-                 buffer_window: float = DEFAULT_WINDOW, buffer_max_requests: int = DEFAULT_MAX_REQUESTS) -> None:
+                 buffer_window: float = DEFAULT_WINDOW, buffer_max_requests: int = DEFAULT_MAX_REQUESTS,
+                 pipeline_depth: int = DEFAULT_PIPELINE_DEPTH) -> None:
         self.transaction_mode = TransactionMode(transaction_mode)
         self.metrics = GateMetrics()
         self.querylog = QueryLog()
@@ -40,7 +42,8 @@ class Gate:
                                      buffer_window=buffer_window, buffer_max_requests=buffer_max_requests)
         self.serving = ServingGraph(ts, cell, on_tablets_changed=self.gateway.tablets_changed)
         self.gateway.attach(self.serving)
-        self.executor = Executor(self.serving, ScatterConn(self.gateway, self.metrics), self.metrics, self.querylog)
+        self.executor = Executor(self.serving, ScatterConn(self.gateway, self.metrics), self.metrics, self.querylog,
+                                 pipeline_depth=pipeline_depth)
         self.mysql = MySQLServer(
             lambda conn: GateHandler(self.executor, conn, self.transaction_mode),
             users=users or UserStore({"root": ""}), host=host, port=port, reuse_port=reuse_port)

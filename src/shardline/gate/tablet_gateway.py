@@ -84,10 +84,13 @@ class TabletGateway:
             return await self.buffer.primary(target, lambda: self.pick(target, tablet_type))
         return self.pick(target, tablet_type)
 
-    def try_connection(self, target: ShardTarget, tablet_type: str, settings_sql: str) -> PooledConnection | None:
-        """An idle pooled connection carrying ``settings_sql`` to the tablet that serves ``target``, lent at once;
-        None where getting one means waiting or deciding (no idle connection, no serving tablet, a failover
-        being buffered): then the caller takes the ``connection``/``execute`` way."""
+    def try_connection(self, target: ShardTarget, tablet_type: str, settings_sql: str,
+                       pipeline_depth: int = 1) -> PooledConnection | None:
+        """A pooled connection carrying ``settings_sql`` to the tablet that serves ``target``, lent at once: an
+        idle one, or with ``pipeline_depth`` > 1 one shared by up to that many pipelined commands
+        (``TabletPool.try_pipelined``). None where getting one means waiting or deciding (no idle connection,
+        no serving tablet, a failover being buffered): then the caller takes the ``connection``/``execute``
+        way."""
         if tablet_type == "primary" and self.buffer is not None and self.buffer.buffering:
             return None
         key = (target.keyspace, target.name, tablet_type)
@@ -98,6 +101,8 @@ class TabletGateway:
             except Unavailable:
                 return None
         pool = pools[0] if len(pools) == 1 else pools[next(self._round_robin) % len(pools)]
+        if pipeline_depth > 1:
+            return pool.try_pipelined(settings_sql, pipeline_depth)
         return pool.try_idle(settings_sql)
 
     def _pools_for(self, target: ShardTarget, tablet_type: str) -> list[TabletPool]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from collections import deque
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -94,26 +95,34 @@ class _ClientProtocol(asyncio.Protocol):
         else:
             buf = data
         scanner = self.scanner
-        try:
-            pos = scanner.scan(buf, self.scan_pos)
-        except ShardlineError as exc:
-            self._fail(exc)
-            return
-        if not scanner.done:
-            if buf is data:
-                self.buf = bytearray(data)
-            self.scan_pos = pos
-            return
-        if pos != len(buf):
-            self._fail(MalformedPacket("malformed packet: bytes after the end of a response"))
-            return
-        response = data if buf is data else bytes(buf)
-        self.buf = bytearray()
-        self.scan_pos = 0
-        if scanner.error is not None:
-            waiter.set_exception(scanner.error)
-        else:
-            waiter.set_result(response)
+        start = 0  # where the response being scanned begins (pipelined commands: several in one read)
+        pos = self.scan_pos
+        while True:
+            try:
+                pos = scanner.scan(buf, pos)
+            except ShardlineError as exc:
+                self._fail(exc)
+                return
+            if not scanner.done:
+                if start or buf is data:
+                    self.buf = bytearray(buf[start:])
+                self.scan_pos = pos - start
+                return
+            end = len(buf)
+            response = data if buf is data and not start and pos == end else bytes(buf[start:pos])
+            if scanner.error is not None:
+                waiter.set_exception(scanner.error)
+            else:
+                waiter.set_result(response)
+            if pos == end:
+                self.buf = bytearray()
+                self.scan_pos = 0
+                return
+            waiter = self.waiter
+            if waiter.done():
+                self._fail(MalformedPacket("malformed packet: bytes after the end of a response"))
+                return
+            start = pos
 
     def _handshake_data(self, data: bytes) -> None:
         handshake = self.handshake
@@ -155,7 +164,8 @@ class Connection:
         self.connection_id = handshake.server.connection_id
         self.status = handshake.server.status
         self._busy = False
-        self._sink: ResponseSink | None = None  # of the command sent with submit()
+        self._sink: ResponseSink | None = None  # of the submitted command being answered
+        self._pipeline: deque[ResponseSink] = deque()  # of the submitted commands sent after it
 
     @property
     def closed(self) -> bool:
@@ -202,22 +212,31 @@ class Connection:
 
     def submit(self, payload: bytes, sink: ResponseSink) -> None:
         """Sends one command (its unframed payload) and returns at once: the socket callback hands the whole
-        response to ``sink``, with no task switch (the gate's fast path). Raises like ``_check_usable`` if the
-        connection cannot take a command; then nothing was sent."""
+        response to ``sink``, with no task switch (the gate's fast path). A command submitted while earlier
+        ones are unanswered is pipelined: MySQL answers commands in order, and so are the sinks called.
+        Raises like ``_check_usable`` if the connection cannot take a command; then nothing was sent."""
         protocol = self._protocol
-        if protocol.lost is not None or self._busy:
-            self._check_usable()
-        self._busy = True
-        self._sink = sink
-        protocol.scanner.start(False)
-        protocol.waiter = self  # type: ignore[assignment]  # completed through done/set_result/set_exception
+        if self._sink is not None and protocol.lost is None:
+            self._pipeline.append(sink)
+        else:
+            if protocol.lost is not None or self._busy:
+                self._check_usable()
+            self._busy = True
+            self._sink = sink
+            protocol.scanner.start(False)
+            protocol.waiter = self  # type: ignore[assignment]  # completed through done/set_result/set_exception
         assert protocol.transport is not None
         if len(payload) < MAX_PAYLOAD_CHUNK:
             protocol.transport.write(_LENGTH_SEQ0.pack(len(payload)) + payload)  # 3-byte length, sequence id 0
         else:
             protocol.transport.write(frame(payload, 0)[0])
 
-    # The protocol's view of a submitted command: the connection stands in for the future _request awaits.
+    @property
+    def submitted(self) -> int:
+        """Submitted commands not answered yet."""
+        return (self._sink is not None) + len(self._pipeline)
+
+    # The protocol's view of submitted commands: the connection stands in for the future _request awaits.
 
     def done(self) -> bool:
         return self._sink is None
@@ -227,15 +246,27 @@ class Connection:
         sink.set_result(response)
 
     def set_exception(self, exc: BaseException) -> None:
+        if self._protocol.lost is not None:  # every command still unanswered is lost with the connection
+            sinks = [s for s in (self._sink, *self._pipeline) if s is not None]
+            self._sink = None
+            self._pipeline.clear()
+            self._busy = False
+            for sink in sinks:
+                sink.set_exception(exc)
+            return
         sink = self._end_submitted()
         sink.set_exception(exc)
 
     def _end_submitted(self) -> ResponseSink:
         sink = self._sink
         assert sink is not None
-        self._sink = None
         self.status = self._protocol.scanner.status
-        self._busy = False
+        if self._pipeline:
+            self._sink = self._pipeline.popleft()
+            self._protocol.scanner.start(False)
+        else:
+            self._sink = None
+            self._busy = False
         return sink
 
     def query_raw(self, sql: str | bytes) -> Coroutine[Any, Any, bytes]:
