@@ -4,11 +4,12 @@ Brings up a local cluster with ``shardline up`` (2 shards, no replicas, ports sh
 ``sbtest1`` through the gate into ``commerce`` (unsharded) and ``customer`` (sharded by ``hash(id)``), then runs
 oltp_point_select and oltp_read_only, with server-side prepared statements (``--db-ps-mode=auto``) and without
 (``disable``), at the same concurrency against (a) the MariaDB of the commerce primary, (b) the gate on
-``commerce``, (c) the gate on ``customer``. Last, point selects at half of the gate's peak QPS (``--rate``) give
-the p99 latency the gate adds. Prints a Markdown table; --json also writes the numbers as JSON.
+``commerce``, (c) the gate on ``customer``, and (d) ``benchmarks/byte_forwarder.py`` in front of (a): a relay
+that only copies bytes, the floor of any Python relay here. Last, point selects at half of the gate's peak QPS
+(``--rate``) give the p99 latency the gate adds. Prints a Markdown table; --json also writes the numbers as JSON.
 
     .venv/bin/python benchmarks/sysbench_gate.py [--time 10] [--threads 8] [--table-size 10000] [--root DIR] \\
-        [--keep] [--json FILE]
+        [--keep] [--json FILE] [--forwarder-port 21506] [--no-forwarder]
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import platform
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +38,7 @@ from shardline.mysqlctl.users import APP
 TESTS = ("oltp_point_select", "oltp_read_only")
 PS_MODES = ("auto", "disable")
 DIRECT = "direct"
+FORWARDER = "forwarder"  # benchmarks/byte_forwarder.py in front of the direct MariaDB
 SHARDS = 2
 TABLE = "sbtest1"
 WARMUP_SECONDS = 2
@@ -51,13 +54,15 @@ _ERROR_CODE = re.compile(r"error:? \d+", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Target:
-    """A MySQL endpoint sysbench runs against."""
+    """A MySQL endpoint sysbench runs against; ``pid``: the relay process whose CPU use is measured (the gate,
+    the byte forwarder), None for MariaDB itself."""
 
     name: str
     port: int
     user: str
     password: str
     database: str
+    pid: int | None = None
 
     def options(self) -> list[str]:
         return [
@@ -77,8 +82,8 @@ class Result:
     qps: float | None = None
     p50_ms: float | None = None
     p99_ms: float | None = None
-    gate_cpu: float | None = None
-    gate_us_per_query: float | None = None
+    relay_cpu: float | None = None
+    relay_us_per_query: float | None = None
     error: str | None = None
     fatal_lines: list[str] = field(default_factory=list)
 
@@ -131,20 +136,20 @@ class Bench:
         ]
         if rate:
             extra.append(f"--rate={rate}")
-        cpu_before = gate_cpu_seconds(self.layout.root)
+        cpu_before = cpu_seconds(target.pid)
         started = time.monotonic()
         code, out = self.sysbench(target, test, "run", extra, self.time + 60)
         elapsed = time.monotonic() - started
         result = Result(target.name, test, ps_mode, rate)
-        cpu_after = gate_cpu_seconds(self.layout.root)
-        if target.name != DIRECT and cpu_before is not None and cpu_after is not None:
-            result.gate_cpu = round((cpu_after - cpu_before) / elapsed, 2)
+        cpu_after = cpu_seconds(target.pid)
+        if cpu_before is not None and cpu_after is not None:
+            result.relay_cpu = round((cpu_after - cpu_before) / elapsed, 2)
         qps = _QPS.search(out)
         if code != 0 or "FATAL" in out or qps is None:
             return failure(result, code, out)
         result.qps = float(qps.group(1))
-        if result.gate_cpu is not None and result.qps:
-            result.gate_us_per_query = round(result.gate_cpu / result.qps * 1e6, 1)
+        if result.relay_cpu is not None and result.qps:
+            result.relay_us_per_query = round(result.relay_cpu / result.qps * 1e6, 1)
         buckets = [(float(value), int(count)) for value, count in _BUCKET.findall(out)]
         result.p50_ms = percentile(buckets, 50)
         result.p99_ms = percentile(buckets, 99)
@@ -172,14 +177,22 @@ def percentile(buckets: list[tuple[float, int]], pct: float) -> float | None:
     return None
 
 
-def gate_cpu_seconds(root: Path) -> float | None:
-    """User + system CPU seconds the cluster's gate process has used, or None if it cannot be read."""
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds process ``pid`` has used, or None if there is none or it cannot be read."""
+    if pid is None:
+        return None
     try:
-        pid = int((root / "pids" / "gate.pid").read_text())
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, ValueError):
+    except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def gate_pid(root: Path) -> int | None:
+    try:
+        return int((root / "pids" / "gate.pid").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def shardline(*args: str, timeout: float = 300) -> str:
@@ -252,11 +265,29 @@ def add_sbtest_to_vschemas(layout: ClusterLayout) -> None:
     wait_for("the gate to load the sbtest1 VSchema", applied, 30)
 
 
-def direct_target(layout: ClusterLayout) -> Target:
-    """The MariaDB of the commerce primary, as the gate's pools reach it (vt_app, database commerce)."""
+def commerce_primary(layout: ClusterLayout) -> dict[str, Any]:
     alias = ctl(layout, "GetShard", f"{UNSHARDED_KEYSPACE}/0")["primary_alias"]
-    tablet = ctl(layout, "GetTablet", f"{alias['cell']}-{alias['uid']}")
+    return ctl(layout, "GetTablet", f"{alias['cell']}-{alias['uid']}")
+
+
+def direct_target(tablet: dict[str, Any]) -> Target:
+    """The MariaDB of the commerce primary, as the gate's pools reach it (vt_app, database commerce)."""
     return Target(DIRECT, int(tablet["mysql_port"]), APP.user, APP.password, UNSHARDED_KEYSPACE)
+
+
+def start_forwarder(tablet: dict[str, Any], port: int) -> subprocess.Popen[bytes]:
+    """benchmarks/byte_forwarder.py in front of the commerce primary, reaching it as the gate does."""
+    backend = (["--unix-socket", tablet["mysql_socket"]] if tablet.get("mysql_socket")
+               else ["--mysql-port", str(tablet["mysql_port"])])
+    process = subprocess.Popen([sys.executable, str(REPO / "benchmarks" / "byte_forwarder.py"), "--port", str(port),
+                                *backend])
+    wait_for("the byte forwarder to listen", lambda: _listening(port), 30)
+    return process
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def run_all(bench: Bench, targets: list[Target]) -> list[dict[str, Any]]:
@@ -279,7 +310,7 @@ def run_half_load(
     bench: Bench, targets: list[Target], ps_mode: str, peaks: dict[str, Result]
 ) -> list[dict[str, Any]]:
     """Point selects at half of the lower gate peak against every target; the p99 each gate target adds."""
-    gate_peaks = [r.qps for name, r in peaks.items() if name != DIRECT and r.qps]
+    gate_peaks = [r.qps for name, r in peaks.items() if name.startswith("gate/") and r.qps]
     if not gate_peaks:
         return []
     rate = max(1, int(min(gate_peaks) / 2))
@@ -327,7 +358,7 @@ def markdown(bench: Bench, half_load: list[dict[str, Any]]) -> str:
     """The peak table (QPS ratio to direct per test and ps mode) and the half-load p99 table."""
     direct = {(r.test, r.ps_mode): r.qps for r in bench.results if r.target == DIRECT and not r.rate}
     lines = [
-        "| target | test | ps mode | QPS | p50 ms | p99 ms | QPS / direct | gate CPU (cores) | gate CPU µs/query |",
+        "| target | test | ps mode | QPS | p50 ms | p99 ms | QPS / direct | relay CPU (cores) | relay CPU µs/query |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for failed in bench.prepare_errors.values():
@@ -335,14 +366,14 @@ def markdown(bench: Bench, half_load: list[dict[str, Any]]) -> str:
     for r in (r for r in bench.results if not r.rate):
         if r.error:
             lines.append(
-                f"| {r.target} | {r.test} | {r.ps_mode} | FAILED: {cell(r.error)} | | | | {fmt(r.gate_cpu)} | |"
+                f"| {r.target} | {r.test} | {r.ps_mode} | FAILED: {cell(r.error)} | | | | {fmt(r.relay_cpu)} | |"
             )
             continue
         base = direct.get((r.test, r.ps_mode))
         ratio = fmt(r.qps / base) if base and r.qps else "-"
         lines.append(
             f"| {r.target} | {r.test} | {r.ps_mode} | {r.qps:.0f} | {fmt(r.p50_ms, 3)} | {fmt(r.p99_ms, 3)} "
-            f"| {ratio} | {fmt(r.gate_cpu)} | {fmt(r.gate_us_per_query, 0)} |"
+            f"| {ratio} | {fmt(r.relay_cpu)} | {fmt(r.relay_us_per_query, 0)} |"
         )
     lines += [
         "",
@@ -392,6 +423,10 @@ def main() -> None:
         "--port-base", type=int, default=21000, help="shardline up --port-base (default 21000)"
     )
     parser.add_argument("--keep", action="store_true", help="leave the cluster running and its root in place")
+    parser.add_argument("--forwarder-port", type=int, default=21506,
+                        help="port of the byte forwarder (default 21506)")
+    parser.add_argument("--no-forwarder", action="store_true",
+                        help="leave out the byte forwarder (the floor of a Python relay)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args()
 
@@ -400,6 +435,7 @@ def main() -> None:
     root = args.root or Path(tempfile.mkdtemp(prefix="shardline-sysbench-"))
     layout = ClusterLayout(root, shards=SHARDS, replicas=0, port_base=args.port_base)
     started = time.monotonic()
+    forwarder: subprocess.Popen[bytes] | None = None
     print(f"cluster in {root}, gate on 127.0.0.1:{layout.gate_port}", file=sys.stderr)
     shardline("up", "--root", str(root), "--shards", str(SHARDS), "--replicas", "0",
               "--port-base", str(args.port_base))  # fmt: skip
@@ -408,7 +444,7 @@ def main() -> None:
         add_sbtest_to_vschemas(layout)
         bench = Bench(args.time, args.threads, args.table_size, layout)
         gate = [
-            Target(f"gate/{ks}", layout.gate_port, GATE_USER, "", ks)
+            Target(f"gate/{ks}", layout.gate_port, GATE_USER, "", ks, gate_pid(root))
             for ks in (UNSHARDED_KEYSPACE, SHARDED_KEYSPACE)
         ]  # fmt: skip
         for target in gate:
@@ -416,9 +452,17 @@ def main() -> None:
             failed = bench.prepare(target)
             if failed:
                 bench.prepare_errors[target.name] = report(failed)
-        targets = [direct_target(layout), *gate]
+        primary = commerce_primary(layout)
+        targets = [direct_target(primary), *gate]
+        if not args.no_forwarder:
+            forwarder = start_forwarder(primary, args.forwarder_port)
+            targets.append(Target(FORWARDER, args.forwarder_port, APP.user, APP.password, UNSHARDED_KEYSPACE,
+                                  forwarder.pid))
         half_load = run_all(bench, targets)
     finally:
+        if forwarder is not None:
+            forwarder.terminate()
+            forwarder.wait(10)
         if args.keep:
             print(f"cluster left running: .venv/bin/shardline down --root {root}", file=sys.stderr)
         else:

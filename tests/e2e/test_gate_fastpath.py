@@ -113,14 +113,23 @@ def test_transactions_targets_and_settings_keep_their_meaning(e2e_cluster: Clust
         rows(conn, "BEGIN")
         rows(conn, f"UPDATE customer SET name = 'changed' WHERE customer_id = {IDS[1]}")
         before = fast_count(e2e_cluster)
-        assert rows(conn, sql) == [("changed",)]  # the transaction's own connection sees its write
-        assert fast_count(e2e_cluster) == before
+        assert rows(conn, sql) == [("changed",)]  # on the transaction's connection: it sees its own write
+        assert fast_count(e2e_cluster) == before + 1
+        other = e2e_cluster.connect("customer")
+        try:
+            assert rows(other, sql) == [(f"fp{IDS[1]}",)]  # nobody else sees it before the commit
+        finally:
+            other.close()
         rows(conn, "ROLLBACK")
         assert rows(conn, sql) == [(f"fp{IDS[1]}",)]
         rows(conn, "SET autocommit = 0")
-        rows(conn, sql)
-        assert fast_count(e2e_cluster) == before + 1  # only the statement before autocommit went off
+        before = fast_count(e2e_cluster)
+        rows(conn, sql)  # opens the transaction on the shard: the ordinary path
+        rows(conn, f"UPDATE customer SET name = 'again' WHERE customer_id = {IDS[1]}")
+        assert rows(conn, sql) == [("again",)]  # then on the transaction's connection
+        assert fast_count(e2e_cluster) == before + 1
         rows(conn, "ROLLBACK")
+        assert rows(conn, sql) == [(f"fp{IDS[1]}",)]
         rows(conn, "SET autocommit = 1")
         rows(conn, "SET SESSION sql_mode = 'PIPES_AS_CONCAT'")
         for _ in range(3):  # each answer must see the session's sql_mode, whichever path it takes

@@ -22,9 +22,12 @@ that a statement waits for the ones ahead of it on the connection; so statements
 SLEEP, named locks, replication positions) are never pipelined, nor are routes whose statements take more than
 ``PIPELINE_MAX_SERVICE`` on the shard on average, and ``pipeline_depth`` 1 turns pipelining off.
 
-Whatever is unusual leaves the statement to the ordinary path, which gives the same answer: a transaction,
-autocommit off, a shard target (``USE ks:-80``), session settings no idle pooled connection carries, a primary
-failover being buffered, no idle pooled connection, a value the vindex maps to no single keyspace id.
+Inside a transaction a statement runs on the connection the transaction holds on its shard, exclusively.
+
+Whatever is unusual leaves the statement to the ordinary path, which gives the same answer: a transaction that
+has not touched the shard yet (the ordinary path opens it there), autocommit off outside a transaction, a shard
+target (``USE ks:-80``), session settings no idle pooled connection carries, a primary failover being buffered,
+no idle pooled connection, a value the vindex maps to no single keyspace id.
 """
 
 from __future__ import annotations
@@ -131,7 +134,7 @@ class FastPath:
 
     def run_query(self, session: Session, body: bytes, sink: FastQuery) -> bool:
         """COM_QUERY ``body`` sent along its shape's route; False (nothing sent) if it takes the ordinary path."""
-        if not _plain(session):
+        if not _eligible(session):
             return False
         sql = body.decode("utf-8", "surrogateescape")
         shape, values, _ = statement_shape(sql)
@@ -141,16 +144,16 @@ class FastPath:
         index = route.shard_index(values)
         if index < 0:
             return False
-        pooled = self._connection(session, route, index)
+        pooled, reserved = self._connection(session, route, index)
         if pooled is None:
             return False
-        return sink.send(session, sql, pooled, _QUERY + body, route, index)
+        return sink.send(session, sql, pooled, reserved, _QUERY + body, route, index)
 
     def run_prepared(self, session: Session, statement: ServerStatement, body: bytes, params: list[Any],
                      sink: FastQuery) -> bool:
         """COM_STMT_EXECUTE ``body`` of the client's ``statement`` with its decoded ``params``; False (nothing
         sent) if it takes the ordinary path."""
-        if not _plain(session):
+        if not _eligible(session):
             return False
         sql = statement.sql
         route = self.routes.get(("p", sql, session.target))
@@ -159,20 +162,30 @@ class FastPath:
         index = route.shard_index(params)
         if index < 0:
             return False
-        pooled = self._connection(session, route, index)
+        pooled, reserved = self._connection(session, route, index)
         if pooled is None:
             return False
         backend_statement = pooled.prepared.get(sql)
         if backend_statement is None:  # the ordinary path prepares it on the connections it uses
-            pooled.release()
+            if not reserved:
+                pooled.release()
             return False
         payload = retarget_execute(body, backend_statement.id, statement.param_count, statement.bound_types)
-        return sink.send(session, sql, pooled, payload, route, index)
+        return sink.send(session, sql, pooled, reserved, payload, route, index)
 
-    def _connection(self, session: Session, route: FastRoute, index: int) -> PooledConnection | None:
+    def _connection(self, session: Session, route: FastRoute, index: int) -> tuple[PooledConnection | None, bool]:
+        """The connection for the statement, and whether it is the session's transaction's (reserved): inside a
+        transaction, primary statements run on the connection the transaction holds on that shard (one that has
+        none yet goes the ordinary way, which opens it); otherwise on a pooled one."""
+        shard = route.shards[index]
+        tablet_type = session.target.tablet_type
+        if session.in_transaction and tablet_type == "primary":
+            shard_session = session.shard_sessions.get((shard.keyspace, shard.name))
+            if shard_session is None or shard_session.lock.locked():
+                return None, True
+            return shard_session.connection, True
         depth = self.pipeline_depth if route.pipelined else 1
-        return self.gateway.try_connection(route.shards[index], session.target.tablet_type, session.settings_sql,
-                                           depth)
+        return self.gateway.try_connection(shard, tablet_type, session.settings_sql, depth), False
 
     # -- learning ----------------------------------------------------------------------------------------
 
@@ -227,9 +240,10 @@ class FastPath:
                          [metrics.shard_histogram(s.keyspace, s.name, tablet_type) for s in shards], pipelined)
 
 
-def _plain(session: Session) -> bool:
-    """A session whose next statement runs on a pooled connection: autocommit, no transaction, no shard target."""
-    return session.autocommit and not session.in_transaction and not session.target.shard
+def _eligible(session: Session) -> bool:
+    """A session whose next statement may take the fast path: no shard target, and either a transaction open or
+    autocommit on (with autocommit off, the ordinary path opens the transaction)."""
+    return not session.target.shard and (session.in_transaction or session.autocommit)
 
 
 def _param_value_index(name: str) -> int | None:
@@ -260,7 +274,7 @@ class FastQuery:
     """One client connection's statement on the fast path. It stands in for the future of the backend
     connection's command (``Connection.submit``) and answers the client from the backend's callback."""
 
-    __slots__ = ("fast", "conn", "session", "sql", "pooled", "route", "shard", "started")
+    __slots__ = ("fast", "conn", "session", "sql", "pooled", "reserved", "route", "shard", "started")
 
     def __init__(self, fast: FastPath, conn: ServerConnection) -> None:
         self.fast = fast
@@ -268,20 +282,23 @@ class FastQuery:
         self.session: Session | None = None
         self.sql = ""
         self.pooled: PooledConnection | None = None
+        self.reserved = False  # pooled is the session's transaction's: it stays with the session
         self.route: FastRoute | None = None
         self.shard = -1  # position in route.shards
         self.started = 0.0
 
-    def send(self, session: Session, sql: str, pooled: PooledConnection, payload: bytes, route: FastRoute,
-             shard: int) -> bool:
-        """Sends the command on ``pooled``; False (connection returned, nothing sent) if it cannot take it."""
+    def send(self, session: Session, sql: str, pooled: PooledConnection, reserved: bool, payload: bytes,
+             route: FastRoute, shard: int) -> bool:
+        """Sends the command on ``pooled``; False (connection given back, nothing sent) if it cannot take it."""
         self.started = time.perf_counter()
-        self.session, self.sql, self.pooled, self.route, self.shard = session, sql, pooled, route, shard
+        self.session, self.sql, self.pooled, self.reserved = session, sql, pooled, reserved
+        self.route, self.shard = route, shard
         try:
             pooled.connection.submit(payload, self)
         except ShardlineError:
             self.pooled = None
-            pooled.release()
+            if not reserved:
+                pooled.release()
             return False
         return True
 
@@ -310,7 +327,8 @@ class FastQuery:
         route.service += (service - route.service) * _SERVICE_WEIGHT
         if route.service > PIPELINE_MAX_SERVICE:
             route.pipelined = False
-        pooled.release()
+        if not self.reserved:
+            pooled.release()
         route.latency.observe(elapsed)
         route.shard_latency[self.shard].observe(elapsed)
         fast = self.fast
