@@ -300,3 +300,31 @@ def test_a_slow_statement_stops_being_pipelined(e2e_cluster: ClusterThread):
     route = gate.executor.fast.routes[("q", statement_shape(sql)[0], Target("commerce"))]
     assert isinstance(route, FastRoute)
     assert route.service > PIPELINE_MAX_SERVICE and not route.pipelined
+
+
+def test_replica_reads_take_the_fast_path_to_a_replica(e2e_cluster: ClusterThread):
+    primary = e2e_cluster.connect("commerce")
+    replica = e2e_cluster.connect("commerce@replica")
+    try:
+        rows(primary, "DELETE FROM product WHERE sku = 'fp-replica'")
+        rows(primary, "INSERT INTO product (sku, description, price) VALUES ('fp-replica', 'on both', 1.50)")
+        sql = "SELECT description FROM product WHERE sku = 'fp-replica'"
+        deadline = time.monotonic() + 15
+        while True:  # the replica reports healthy and replication catches up
+            try:
+                if rows(replica, sql) == [("on both",)]:
+                    break
+            except pymysql.err.OperationalError as exc:
+                assert exc.args[0] == 1105  # no healthy replica yet
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        before = fast_count(e2e_cluster)
+        for _ in range(5):
+            assert rows(replica, sql) == [("on both",)]
+        assert fast_count(e2e_cluster) - before == 5
+        assert rows(replica, "SELECT @@read_only FROM product WHERE sku = 'fp-replica'") == [(1,)]  # a replica
+        assert rows(primary, "SELECT @@read_only FROM product WHERE sku = 'fp-replica'") == [(0,)]
+    finally:
+        rows(primary, "DELETE FROM product WHERE sku = 'fp-replica'")
+        primary.close()
+        replica.close()
