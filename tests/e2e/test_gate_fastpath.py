@@ -14,6 +14,7 @@ import pytest
 
 from shardline.gate.fastpath import PIPELINE_MAX_SERVICE, FastRoute
 from shardline.gate.planner.shape import statement_shape
+from shardline.gate.server import Gate
 from shardline.gate.session import Target
 from shardline.mysql.binary import build_execute, parse_binary_row
 from shardline.mysql.client import connect
@@ -31,9 +32,18 @@ def rows(conn: pymysql.connections.Connection, sql: str) -> list[tuple]:
         return list(cursor.fetchall())
 
 
-def fast_count(cluster: ClusterThread) -> int:
+def gate_of(cluster: ClusterThread) -> Gate:
     assert cluster.gate is not None
-    return cluster.gate.metrics.fast_path_queries
+    return cluster.gate
+
+
+def fast_count(cluster: ClusterThread) -> int:
+    return gate_of(cluster).metrics.fast_path_queries
+
+
+def lent(cluster: ClusterThread) -> int:
+    """Backend connections the gate's pools have lent out."""
+    return sum(pool.in_use for pool in gate_of(cluster).gateway._pools.values())
 
 
 @pytest.fixture(scope="module")
@@ -161,8 +171,6 @@ def test_an_error_on_the_fast_path_is_the_shards_error(e2e_cluster: ClusterThrea
 
 
 def test_a_client_gone_during_a_fast_query_gives_its_connection_back(e2e_cluster: ClusterThread, customers):
-    gate = e2e_cluster.gate
-    assert gate is not None
     conn = e2e_cluster.connect("customer")
     template = f"SELECT SLEEP({{seconds}}) FROM customer WHERE customer_id = {IDS[6]}"
     rows(conn, template.format(seconds="0.01"))  # learn the shape
@@ -170,12 +178,12 @@ def test_a_client_gone_during_a_fast_query_gives_its_connection_back(e2e_cluster
     conn._execute_command(3, template.format(seconds="0.5"))  # sent, answer never read
     time.sleep(0.1)
     conn._force_close()
-    busy = sum(pool.in_use for pool in gate.gateway._pools.values())
+    busy = lent(e2e_cluster)
     assert busy >= 1
     deadline = time.monotonic() + 5
-    while sum(pool.in_use for pool in gate.gateway._pools.values()) >= busy and time.monotonic() < deadline:
+    while lent(e2e_cluster) >= busy and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert sum(pool.in_use for pool in gate.gateway._pools.values()) < busy
+    assert lent(e2e_cluster) < busy
     assert fast_count(e2e_cluster) == before + 1
     other = e2e_cluster.connect("customer")
     try:
@@ -229,14 +237,12 @@ def test_pipelined_commands_are_answered_in_order(e2e_cluster: ClusterThread, cu
 
 
 def test_backend_connections_use_the_local_unix_socket(e2e_cluster: ClusterThread, customers):
-    gate = e2e_cluster.gate
-    assert gate is not None
     conn = e2e_cluster.connect("customer")
     try:
         rows(conn, f"SELECT name FROM customer WHERE customer_id = {IDS[0]}")
     finally:
         conn.close()
-    pools = list(gate.gateway._pools.values())
+    pools = list(gate_of(e2e_cluster).gateway._pools.values())
     assert pools and all(pool.unix_socket.endswith("mysql.sock") for pool in pools)
 
 
@@ -255,8 +261,6 @@ def test_concurrent_clients_share_pipelined_connections_and_get_their_own_rows(e
         finally:
             conn.close()
 
-    gate = e2e_cluster.gate
-    assert gate is not None
     before = fast_count(e2e_cluster)
     threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
     for thread in threads:
@@ -265,7 +269,7 @@ def test_concurrent_clients_share_pipelined_connections_and_get_their_own_rows(e
         thread.join()
     assert failures == []
     assert fast_count(e2e_cluster) - before > 8 * 100
-    assert all(pool.in_use == 0 for pool in gate.gateway._pools.values())
+    assert lent(e2e_cluster) == 0
 
 
 def test_a_statement_that_may_wait_is_not_pipelined(e2e_cluster: ClusterThread, customers):
@@ -288,8 +292,6 @@ def test_a_statement_that_may_wait_is_not_pipelined(e2e_cluster: ClusterThread, 
 
 
 def test_a_slow_statement_stops_being_pipelined(e2e_cluster: ClusterThread):
-    gate = e2e_cluster.gate
-    assert gate is not None
     sql = "SELECT LENGTH(SHA2(REPEAT('ab', 3000000), 256))"  # some milliseconds of MariaDB's CPU
     conn = e2e_cluster.connect("commerce")
     try:
@@ -297,7 +299,7 @@ def test_a_slow_statement_stops_being_pipelined(e2e_cluster: ClusterThread):
             assert rows(conn, sql) == [(64,)]
     finally:
         conn.close()
-    route = gate.executor.fast.routes[("q", statement_shape(sql)[0], Target("commerce"))]
+    route = gate_of(e2e_cluster).executor.fast.routes[("q", statement_shape(sql)[0], Target("commerce"))]
     assert isinstance(route, FastRoute)
     assert route.service > PIPELINE_MAX_SERVICE and not route.pipelined
 

@@ -1,12 +1,24 @@
 """Tablet connection pools: bounded, reused, and never leaking one session's settings into another."""
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 
 from shardline.errors import DeadlineExceeded
 from shardline.gate.pool import TabletPool
 from shardline.mysqlctl.users import APP
+
+
+@asynccontextmanager
+async def _pool(db, host: str | None = None, port: int | None = None, **options) -> AsyncIterator[TabletPool]:
+    """A pool to ``db``'s database pool_test (or to ``host``:``port``), closed at the end."""
+    pool = TabletPool(host or db.host, port or db.port, "pool_test", APP, **options)
+    try:
+        yield pool
+    finally:
+        await pool.close()
 
 
 @pytest.fixture(scope="module")
@@ -16,8 +28,7 @@ def pool_db(mariadb):
 
 
 async def test_connections_are_reused_and_bounded(pool_db):
-    pool = TabletPool(pool_db.host, pool_db.port, "pool_test", APP, size=2, wait_timeout=0.3)
-    try:
+    async with _pool(pool_db, size=2, wait_timeout=0.3) as pool:
         first = await pool.get()
         first_id = first.connection.connection_id
         first.release()
@@ -31,13 +42,10 @@ async def test_connections_are_reused_and_bounded(pool_db):
         other.release()
         again.release()
         assert pool.in_use == 0
-    finally:
-        await pool.close()
 
 
 async def test_session_settings_are_applied_and_reset(pool_db):
-    pool = TabletPool(pool_db.host, pool_db.port, "pool_test", APP, size=1)
-    try:
+    async with _pool(pool_db, size=1) as pool:
         conn = await pool.get("SET @@session.sql_mode = 'ANSI', @marker = 7")
         result = await conn.connection.query("SELECT @@session.sql_mode, @marker, DATABASE()")
         assert result.rows[0][1:] == (b"7", b"pool_test")
@@ -49,13 +57,10 @@ async def test_session_settings_are_applied_and_reset(pool_db):
         assert b"ANSI_QUOTES" not in result.rows[0][0]
         assert result.rows[0][1:] == (None, b"pool_test")
         plain.release()
-    finally:
-        await pool.close()
 
 
 async def test_a_connection_returned_inside_a_transaction_is_not_reused(pool_db):
-    pool = TabletPool(pool_db.host, pool_db.port, "pool_test", APP, size=1)
-    try:
+    async with _pool(pool_db, size=1) as pool:
         conn = await pool.get()
         await conn.connection.query("BEGIN")
         dirty_id = conn.connection.connection_id
@@ -65,13 +70,10 @@ async def test_a_connection_returned_inside_a_transaction_is_not_reused(pool_db)
         assert fresh.connection.connection_id != dirty_id
         assert not fresh.connection.in_transaction
         fresh.release()
-    finally:
-        await pool.close()
 
 
 async def test_waiters_get_returned_connections_in_order(pool_db):
-    pool = TabletPool(pool_db.host, pool_db.port, "pool_test", APP, size=1, wait_timeout=5)
-    try:
+    async with _pool(pool_db, size=1, wait_timeout=5) as pool:
         held = await pool.get()
         served: list[str] = []
 
@@ -88,13 +90,10 @@ async def test_waiters_get_returned_connections_in_order(pool_db):
         await asyncio.gather(*waiters)
         assert served == ["first", "second", "third"]
         assert pool.in_use == 0
-    finally:
-        await pool.close()
 
 
 async def test_a_cancelled_waiter_does_not_take_a_slot(pool_db):
-    pool = TabletPool(pool_db.host, pool_db.port, "pool_test", APP, size=1, wait_timeout=5)
-    try:
+    async with _pool(pool_db, size=1, wait_timeout=5) as pool:
         held = await pool.get()
         waiter = asyncio.create_task(pool.get())
         await asyncio.sleep(0.01)
@@ -104,13 +103,10 @@ async def test_a_cancelled_waiter_does_not_take_a_slot(pool_db):
         assert pool.in_use == 0
         again = await asyncio.wait_for(pool.get(), 1)
         again.release()
-    finally:
-        await pool.close()
 
 
 async def test_try_idle_lends_only_an_idle_connection_with_the_same_settings(pool_db):
-    pool = TabletPool(pool_db.host, pool_db.port, "pool_test", APP, size=2)
-    try:
+    async with _pool(pool_db, size=2) as pool:
         assert pool.try_idle() is None  # nothing opened yet: that needs waiting
         plain = await pool.get()
         tuned = await pool.get("SET @marker = 1")
@@ -128,36 +124,27 @@ async def test_try_idle_lends_only_an_idle_connection_with_the_same_settings(poo
         lent.release()
         other.release()
         assert pool.in_use == 0
-    finally:
-        await pool.close()
 
 
 async def test_a_socket_that_refuses_falls_back_to_tcp(pool_db, tmp_path):
-    pool = TabletPool(pool_db.host, pool_db.port, "pool_test", APP, size=1, unix_socket=str(tmp_path / "gone.sock"))
-    try:
+    async with _pool(pool_db, size=1, unix_socket=str(tmp_path / "gone.sock")) as pool:
         conn = await pool.get()
         result = await conn.connection.query("SELECT DATABASE()")
         assert result.rows == [(b"pool_test",)]
         assert pool.unix_socket == ""
         conn.release()
-    finally:
-        await pool.close()
 
 
 async def test_the_unix_socket_is_used_when_given(pool_db):
-    pool = TabletPool("127.0.0.1", 9, "pool_test", APP, size=1, unix_socket=str(pool_db.socket))
-    try:
+    async with _pool(pool_db, "127.0.0.1", 9, size=1, unix_socket=str(pool_db.socket)) as pool:
         conn = await pool.get()  # port 9 would refuse: only the socket can answer
         result = await conn.connection.query("SELECT DATABASE()")
         assert result.rows == [(b"pool_test",)]
         conn.release()
-    finally:
-        await pool.close()
 
 
 async def test_pipelined_lends_share_a_connection_up_to_the_depth(pool_db):
-    pool = TabletPool(pool_db.host, pool_db.port, "pool_test", APP, size=2)
-    try:
+    async with _pool(pool_db, size=2) as pool:
         for conn in [await pool.get(), await pool.get()]:
             conn.release()  # two idle connections
         first = [pool.try_pipelined("", 3) for _ in range(3)]
@@ -178,5 +165,3 @@ async def test_pipelined_lends_share_a_connection_up_to_the_depth(pool_db):
         exclusive = await pool.get()
         assert exclusive.shared == 0
         exclusive.release()
-    finally:
-        await pool.close()

@@ -134,37 +134,23 @@ class FastPath:
 
     def run_query(self, session: Session, body: bytes, sink: FastQuery) -> bool:
         """COM_QUERY ``body`` sent along its shape's route; False (nothing sent) if it takes the ordinary path."""
-        if not _eligible(session):
-            return False
         sql = body.decode("utf-8", "surrogateescape")
         shape, values, _ = statement_shape(sql)
-        route = self.routes.get(("q", shape, session.target))
-        if type(route) is not FastRoute or route.version != self.serving.vschema_version:
+        found = self._place(session, ("q", shape, session.target), values)
+        if found is None:
             return False
-        index = route.shard_index(values)
-        if index < 0:
-            return False
-        pooled, reserved = self._connection(session, route, index)
-        if pooled is None:
-            return False
+        route, index, pooled, reserved = found
         return sink.send(session, sql, pooled, reserved, _QUERY + body, route, index)
 
     def run_prepared(self, session: Session, statement: ServerStatement, body: bytes, params: list[Any],
                      sink: FastQuery) -> bool:
         """COM_STMT_EXECUTE ``body`` of the client's ``statement`` with its decoded ``params``; False (nothing
         sent) if it takes the ordinary path."""
-        if not _eligible(session):
-            return False
         sql = statement.sql
-        route = self.routes.get(("p", sql, session.target))
-        if type(route) is not FastRoute or route.version != self.serving.vschema_version:
+        found = self._place(session, ("p", sql, session.target), params)
+        if found is None:
             return False
-        index = route.shard_index(params)
-        if index < 0:
-            return False
-        pooled, reserved = self._connection(session, route, index)
-        if pooled is None:
-            return False
+        route, index, pooled, reserved = found
         backend_statement = pooled.prepared.get(sql)
         if backend_statement is None:  # the ordinary path prepares it on the connections it uses
             if not reserved:
@@ -172,6 +158,23 @@ class FastPath:
             return False
         payload = retarget_execute(body, backend_statement.id, statement.param_count, statement.bound_types)
         return sink.send(session, sql, pooled, reserved, payload, route, index)
+
+    def _place(self, session: Session, key: tuple[Any, ...],
+               values: list[Any]) -> tuple[FastRoute, int, PooledConnection, bool] | None:
+        """The learned route of ``key``, the position of the shard ``values`` go to, a connection to that shard
+        and whether it is reserved; None where the statement takes the ordinary path."""
+        if not _eligible(session):
+            return None
+        route = self.routes.get(key)
+        if type(route) is not FastRoute or route.version != self.serving.vschema_version:
+            return None
+        index = route.shard_index(values)
+        if index < 0:
+            return None
+        pooled, reserved = self._connection(session, route, index)
+        if pooled is None:
+            return None
+        return route, index, pooled, reserved
 
     def _connection(self, session: Session, route: FastRoute, index: int) -> tuple[PooledConnection | None, bool]:
         """The connection for the statement, and whether it is the session's transaction's (reserved): inside a
