@@ -22,6 +22,7 @@ import re
 import shlex
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -96,6 +97,7 @@ class Bench:
     threads: int
     table_size: int
     layout: ClusterLayout
+    half_load_runs: int = 3
     results: list[Result] = field(default_factory=list)
     prepare_errors: dict[str, Result] = field(default_factory=dict)
 
@@ -309,28 +311,47 @@ def run_all(bench: Bench, targets: list[Target]) -> list[dict[str, Any]]:
 def run_half_load(
     bench: Bench, targets: list[Target], ps_mode: str, peaks: dict[str, Result]
 ) -> list[dict[str, Any]]:
-    """Point selects at half of the lower gate peak against every target; the p99 each gate target adds."""
+    """Point selects at half of the lower gate peak against every target, ``bench.half_load_runs`` rounds
+    (targets interleaved); the median p50 and p99 of each target and the p99 it adds to direct's median."""
     gate_peaks = [r.qps for name, r in peaks.items() if name.startswith("gate/") and r.qps]
     if not gate_peaks:
         return []
     rate = max(1, int(min(gate_peaks) / 2))
-    runs = {t.name: report(bench.run(t, "oltp_point_select", ps_mode, rate)) for t in targets}
-    bench.results.extend(runs.values())
-    direct = runs.get(DIRECT)
+    runs: dict[str, list[Result]] = {t.name: [] for t in targets}
+    for _ in range(bench.half_load_runs):
+        for target in targets:
+            result = report(bench.run(target, "oltp_point_select", ps_mode, rate))
+            bench.results.append(result)
+            runs[target.name].append(result)
+    medians = {name: _medians(results) for name, results in runs.items()}
+    direct = medians.get(DIRECT)
     rows = []
-    for name, result in runs.items():
+    for name, (qps, p50, p99, p99s, error) in medians.items():
         if name == DIRECT:
             continue
         added = None
-        if direct and direct.p99_ms is not None and result.p99_ms is not None:
-            added = round(result.p99_ms - direct.p99_ms, 3)
+        if direct and direct[2] is not None and p99 is not None:
+            added = round(p99 - direct[2], 3)
         rows.append({
-            "target": name, "ps_mode": ps_mode, "rate": rate, "gate_qps": result.qps,
-            "direct_p50_ms": direct.p50_ms if direct else None, "gate_p50_ms": result.p50_ms,
-            "direct_p99_ms": direct.p99_ms if direct else None, "gate_p99_ms": result.p99_ms,
-            "added_p99_ms": added, "error": result.error,
+            "target": name, "ps_mode": ps_mode, "rate": rate, "gate_qps": qps,
+            "direct_p50_ms": direct[1] if direct else None, "gate_p50_ms": p50,
+            "direct_p99_ms": direct[2] if direct else None, "gate_p99_ms": p99, "gate_p99_runs_ms": p99s,
+            "added_p99_ms": added, "error": error,
         })  # fmt: skip
     return rows
+
+
+def _medians(results: list[Result]) -> tuple[float | None, float | None, float | None, list[float], str | None]:
+    """Median QPS, p50 and p99 of the runs that worked, their p99s, and the first error."""
+    ok = [r for r in results if not r.error]
+    errors = [r.error for r in results if r.error]
+
+    def median(values: list[float | None]) -> float | None:
+        present = [v for v in values if v is not None]
+        return statistics.median(present) if present else None
+
+    return (median([r.qps for r in ok]), median([r.p50_ms for r in ok]), median([r.p99_ms for r in ok]),
+            [r.p99_ms for r in ok if r.p99_ms is not None], errors[0] if errors else None)
 
 
 def report(result: Result) -> Result:
@@ -377,18 +398,20 @@ def markdown(bench: Bench, half_load: list[dict[str, Any]]) -> str:
         )
     lines += [
         "",
-        "oltp_point_select at half of the gate's peak QPS (the lower of the two gate targets' peaks):",
+        f"oltp_point_select at half of the gate's peak QPS (the lower of the two gate targets' peaks), medians of "
+        f"{bench.half_load_runs} runs per target:",
         "",
-        "| target | ps mode | rate (qps) | gate QPS reached | p50 ms direct / gate | direct p99 ms | gate p99 ms "
-        "| added p99 ms |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| target | ps mode | rate (qps) | QPS reached | p50 ms direct / target | direct p99 ms | target p99 ms "
+        "| target p99 of each run | added p99 ms |",
+        "|---|---|---:|---:|---:|---:|---:|---|---:|",
     ]
     for h in half_load:
         gate = f"FAILED: {cell(h['error'])}" if h["error"] else fmt(h["gate_p99_ms"], 3)
+        each = ", ".join(fmt(p99, 3) for p99 in h["gate_p99_runs_ms"])
         lines.append(
             f"| {h['target']} | {h['ps_mode']} | {h['rate']} | {fmt(h['gate_qps'], 0)} "
             f"| {fmt(h['direct_p50_ms'], 3)} / {fmt(h['gate_p50_ms'], 3)} | {fmt(h['direct_p99_ms'], 3)} | {gate} "
-            f"| {fmt(h['added_p99_ms'], 3)} |"
+            f"| {each} | {fmt(h['added_p99_ms'], 3)} |"
         )
     return "\n".join(lines)
 
@@ -418,6 +441,8 @@ def main() -> None:
     parser.add_argument("--time", type=int, default=10, help="seconds per sysbench run (default 10)")
     parser.add_argument("--threads", type=int, default=8, help="sysbench threads, the same for every run")
     parser.add_argument("--table-size", type=int, default=10000, help="rows in sbtest1")
+    parser.add_argument("--half-load-runs", type=int, default=3,
+                        help="rounds of the half-load runs; their medians are reported (default 3)")
     parser.add_argument("--root", type=Path, help="cluster root (default: a new temporary directory)")
     parser.add_argument(
         "--port-base", type=int, default=21000, help="shardline up --port-base (default 21000)"
@@ -429,6 +454,8 @@ def main() -> None:
                         help="leave out the byte forwarder (the floor of a Python relay)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args()
+    if args.half_load_runs < 1:
+        parser.error("--half-load-runs must be at least 1")
 
     command = shlex.join([".venv/bin/python", "benchmarks/sysbench_gate.py", *sys.argv[1:]])
     facts = machine()
@@ -442,7 +469,7 @@ def main() -> None:
     try:
         wait_for("the gate to serve every shard", lambda: serving(layout))
         add_sbtest_to_vschemas(layout)
-        bench = Bench(args.time, args.threads, args.table_size, layout)
+        bench = Bench(args.time, args.threads, args.table_size, layout, args.half_load_runs)
         gate = [
             Target(f"gate/{ks}", layout.gate_port, GATE_USER, "", ks, gate_pid(root))
             for ks in (UNSHARDED_KEYSPACE, SHARDED_KEYSPACE)
@@ -480,6 +507,7 @@ def main() -> None:
             "time": args.time,
             "threads": args.threads,
             "table_size": args.table_size,
+            "half_load_runs": args.half_load_runs,
             "shards": SHARDS,
         }
         args.json.write_text(json.dumps({
