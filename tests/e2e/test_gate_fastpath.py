@@ -330,3 +330,14 @@ def test_replica_reads_take_the_fast_path_to_a_replica(e2e_cluster: ClusterThrea
         rows(primary, "DELETE FROM product WHERE sku = 'fp-replica'")
         primary.close()
         replica.close()
+
+
+def test_a_shape_whose_literals_shape_the_plan_is_not_learned(e2e_cluster: ClusterThread):
+    conn = e2e_cluster.connect("commerce")
+    try:
+        before = fast_count(e2e_cluster)
+        for column in (1, 2, 1, 2):  # ORDER BY 1 stays in the plan, while the shape would mask it
+            rows(conn, f"SELECT sku, price FROM product ORDER BY {column}")
+        assert fast_count(e2e_cluster) == before
+    finally:
+        conn.close()

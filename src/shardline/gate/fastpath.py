@@ -49,6 +49,8 @@ from shardline.mysql.binary import retarget_execute
 from shardline.vindexes.base import FunctionalVindex
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from shardline.gate.engine.bindvars import Literal
     from shardline.gate.engine.vcursor import ShardTarget
     from shardline.gate.metrics import GateMetrics, LatencyHistogram
@@ -208,15 +210,19 @@ class FastPath:
         if known is not None and (known if type(known) is int else known.version) == version:  # type: ignore[union-attr]
             return
         if prepared is None:
-            route = self._route(session, plan, version, _text_value_index(sql, values, spans, bind_vars),
-                                not _MAY_WAIT.search(shape))
+            # Only a shape that masks exactly the literals the normalizer replaces has one plan for all its
+            # statements: the literals the normalizer keeps (ORDER BY 1, DECIMAL(10,2), ...) shape the plan.
+            route = None
+            if spans == literal_spans(sql):
+                route = self._route(session, plan, version, _text_value_index(values, bind_vars),
+                                    not _MAY_WAIT.search(shape))
         else:
             route = self._route(session, plan, version, _param_value_index, not _MAY_WAIT.search(prepared.sql))
         if len(self.routes) >= self.capacity and key not in self.routes:
             self.routes.pop(next(iter(self.routes)))
         self.routes[key] = route if route is not None else version
 
-    def _route(self, session: Session, plan: Plan, version: int, value_index: Any,
+    def _route(self, session: Session, plan: Plan, version: int, value_index: Callable[[str], int | None],
                pipelined: bool) -> FastRoute | None:
         root = plan.root
         if type(root) is not Route or not root.passthrough:
@@ -254,14 +260,12 @@ def _param_value_index(name: str) -> int | None:
     return int(name[1:]) - 1 if name[:1] == "p" and name[1:].isdigit() else None
 
 
-def _text_value_index(sql: str, values: list[Any], spans: list[tuple[int, int]],
-                      bind_vars: dict[str, Literal]) -> Any:
-    """For a text statement: the shape's literal that is the vindex value ``:vN``, provided the planner's
-    normalizer replaced exactly the literals the shape masks and the two read that literal alike."""
-    same_literals = spans == literal_spans(sql)
+def _text_value_index(values: list[Any], bind_vars: dict[str, Literal]) -> Callable[[str], int | None]:
+    """For a text statement: the shape's literal that is the vindex value ``:vN``, provided the normalizer and
+    the shape read that literal alike."""
 
     def value_index(name: str) -> int | None:
-        if not same_literals or name[:1] != "v" or not name[1:].isdigit():
+        if name[:1] != "v" or not name[1:].isdigit():
             return None
         index = int(name[1:]) - 1
         literal = bind_vars.get(name)
@@ -270,7 +274,7 @@ def _text_value_index(sql: str, values: list[Any], spans: list[tuple[int, int]],
         value = values[index]
         return index if type(literal.value) is type(value) and literal.value == value else None
 
-    return value_index if same_literals else lambda name: None
+    return value_index
 
 
 class FastQuery:
