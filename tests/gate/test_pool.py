@@ -165,3 +165,29 @@ async def test_pipelined_lends_share_a_connection_up_to_the_depth(pool_db):
         exclusive = await pool.get()
         assert exclusive.shared == 0
         exclusive.release()
+
+
+async def test_idle_connections_the_server_closed_are_dropped_not_lent(pool_db):
+    async with _pool(pool_db, size=2) as pool:
+        first, second = await pool.get(), await pool.get()
+        dead_id = first.connection.connection_id
+        first.release()
+        second.release()  # idle, most recently used: second, then first
+        pool_db.execute(f"KILL {second.connection.connection_id}")
+        for _ in range(100):
+            if second.connection.closed:
+                break
+            await asyncio.sleep(0.01)
+        assert second.connection.closed
+        lent = pool.try_idle()
+        assert lent is not None and lent.connection.connection_id == dead_id  # the live one, not the killed one
+        lent.release()
+        pool_db.execute(f"KILL {dead_id}")
+        for _ in range(100):
+            if lent.connection.closed:
+                break
+            await asyncio.sleep(0.01)
+        assert pool.try_idle() is None
+        fresh = await pool.get()
+        assert (await fresh.connection.query("SELECT 1")).rows == [(b"1",)]
+        fresh.release()

@@ -76,14 +76,10 @@ class TabletPool:
         (or callers are waiting), for callers that cannot wait (the gate's fast path)."""
         if self.in_use >= self.size or self._waiters or self._closed:
             return None
-        idle = self._idle
-        for i in range(len(idle) - 1, -1, -1):
-            if idle[i].settings_sql == settings_sql:
-                if idle[i].connection.closed:
-                    return None
-                self.in_use += 1
-                return idle.pop(i)
-        return None
+        conn = self._take_idle(settings_sql, exact=True)
+        if conn is not None:
+            self.in_use += 1
+        return conn
 
     def try_pipelined(self, settings_sql: str, depth: int) -> PooledConnection | None:
         """A connection for a command sent without waiting for the ones before it (``Connection.submit``): one
@@ -141,12 +137,26 @@ class TabletPool:
         return await connect(self.host, self.port, user, password, self.database,
                              connect_timeout=self.connect_timeout)
 
-    def _take_idle(self, settings_sql: str) -> PooledConnection | None:
+    def _take_idle(self, settings_sql: str, exact: bool = False) -> PooledConnection | None:
+        """The most recently used idle connection carrying ``settings_sql`` (unless ``exact``, else the most
+        recently used one). Connections the server closed while idle (a restart, wait_timeout) are dropped on
+        the way instead of being lent to fail."""
         idle = self._idle
-        for i in range(len(idle) - 1, -1, -1):
-            if idle[i].settings_sql == settings_sql:
-                return idle.pop(i)
-        return idle.pop() if idle else None
+        while idle:
+            index = -1
+            for i in range(len(idle) - 1, -1, -1):
+                if idle[i].settings_sql == settings_sql:
+                    index = i
+                    break
+            if index < 0:
+                if exact:
+                    return None
+                index = len(idle) - 1
+            conn = idle.pop(index)
+            if not conn.connection.closed:
+                return conn
+            asyncio.get_running_loop().create_task(conn.connection.close())
+        return None
 
     async def _apply_settings(self, conn: PooledConnection, settings_sql: str) -> None:
         if conn.settings_sql:
