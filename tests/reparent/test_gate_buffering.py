@@ -1,5 +1,6 @@
 """Through the gate: while a shard has no serving primary, its primary requests wait in the failover buffer
-and go to the new primary; a PlannedReparentShard under a write load fails no request and loses no write."""
+and go to the new primary; a PlannedReparentShard under a write and read load fails no request and loses no
+write."""
 
 from __future__ import annotations
 
@@ -76,6 +77,45 @@ class Writers:
             await asyncio.to_thread(thread.join, 30)
 
 
+class Readers:
+    """Threads reading rows that exist (point selects: the gate's fast path) until stopped; ``errors`` and
+    ``wrong`` answers as they come."""
+
+    def __init__(self, gate: Gate, count: int, ids: list[int]) -> None:
+        self.gate, self.ids = gate, ids
+        self.reads = 0
+        self.errors: list[str] = []
+        self.wrong: list[str] = []
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(count)]
+
+    def _run(self, offset: int) -> None:
+        with connect(self.gate) as conn, conn.cursor() as cursor:
+            n = offset
+            while not self.stopping.is_set():
+                row_id = self.ids[n % len(self.ids)]
+                n += 1
+                try:
+                    cursor.execute(f"SELECT id, v FROM t WHERE id = {row_id}")
+                    answer = cursor.fetchall()
+                except pymysql.MySQLError as exc:
+                    self.errors.append(str(exc))
+                    continue
+                self.reads += 1
+                if answer != ((row_id, "read"),):
+                    self.wrong.append(f"{row_id}: {answer}")
+
+    async def __aenter__(self) -> Readers:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            await asyncio.to_thread(thread.join, 30)
+
+
 async def wait_acked(writers: Writers, more_than: int) -> None:
     while len(writers.acked) <= more_than:
         await asyncio.sleep(0.02)
@@ -84,12 +124,16 @@ async def wait_acked(writers: Writers, more_than: int) -> None:
 @pytest.mark.slow
 async def test_planned_reparents_under_write_load_fail_no_request_and_lose_no_write(shard):
     async with gate_for(shard) as gate:
-        async with Writers(gate, count=4) as writers:
+        read_ids = list(range(9_000_000, 9_000_020))
+        await asyncio.to_thread(_insert_rows, gate, read_ids, "read")
+        async with Writers(gate, count=3) as writers, Readers(gate, count=2, ids=read_ids) as readers:
             await wait_acked(writers, 200)
             for new_primary in (101, 102):
                 await planned_reparent_shard(shard.ts, shard.ctx.tmc, KEYSPACE, SHARD, new_primary=alias(new_primary))
                 await wait_acked(writers, len(writers.acked) + 200)  # writes flow to the new primary
         assert writers.errors == []
+        assert readers.errors == [] and readers.wrong == []  # reads (fast path) went on through both reparents
+        assert readers.reads > 100 and gate.metrics.fast_path_queries > 100
         assert await shard.primary_uid() == 102
         assert set(writers.acked) <= await shard.ids(102)
         for uid in (100, 101):
@@ -126,6 +170,12 @@ async def test_after_the_buffer_window_requests_fail_with_a_retryable_error(shar
         assert time.monotonic() - start < 0.5
         await emergency_reparent_shard(shard.ts, shard.ctx.tmc, KEYSPACE, SHARD)
         await asyncio.to_thread(_insert_through, gate, 11)
+
+
+def _insert_rows(gate: Gate, ids: list[int], value: str) -> None:
+    with connect(gate) as conn, conn.cursor() as cursor:
+        for row_id in ids:
+            cursor.execute("INSERT INTO t (id, v) VALUES (%s, %s)", (row_id, value))
 
 
 def _insert_through(gate: Gate, row_id: int) -> None:
