@@ -236,6 +236,21 @@ def test_pipelined_commands_are_answered_in_order(e2e_cluster: ClusterThread, cu
         sock.close()
 
 
+def test_more_pipelined_commands_than_the_queue_holds_are_all_answered(e2e_cluster: ClusterThread, customers):
+    sock = _raw_session(e2e_cluster.gate_port, "customer")
+    try:
+        ids = [IDS[n % len(IDS)] for n in range(150)]  # reading pauses past 64 queued commands, then resumes
+        for _ in range(3):  # the first round teaches the shape; the others run on the fast path
+            sock.sendall(b"".join(frame(b"\x03" + f"SELECT name FROM customer WHERE customer_id = {i}".encode(), 0)[0]
+                                  for i in ids))
+            buffer = bytearray()
+            for i in ids:
+                results, _ = decode_responses(split_packets(_read_response(sock, buffer)))
+                assert results[0].rows == [(f"fp{i}".encode(),)]
+    finally:
+        sock.close()
+
+
 def test_backend_connections_use_the_local_unix_socket(e2e_cluster: ClusterThread, customers):
     conn = e2e_cluster.connect("customer")
     try:

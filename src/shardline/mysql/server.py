@@ -206,8 +206,14 @@ class ServerConnection(asyncio.Protocol):
     def fast_path_done(self) -> None:
         """The handler answered the command its fast path took: the next command may run."""
         self._fast = False
-        if self._commands and not self._closed:
+        if self._closed:
+            return
+        if self._commands:
             self._next_command()
+        elif self._reading_paused:  # the fast path drained what the worker would have
+            self._reading_paused = False
+            assert self.transport is not None
+            self.transport.resume_reading()
 
     def close(self) -> None:
         """Closes the connection (the handler's ``on_close`` runs)."""
