@@ -1,4 +1,5 @@
-"""Asyncio MySQL client for the gate's backend connections: one command at a time, results raw or decoded.
+"""Asyncio MySQL client for the gate's backend connections: one awaited command at a time (or pipelined commands
+submitted with callbacks), results raw or decoded.
 
 Built on ``asyncio.Protocol`` (no streams): a response is collected by scanning packet headers in
 ``data_received`` and handed over as one ``bytes`` object, which ``*_raw`` methods return untouched.
@@ -57,7 +58,7 @@ class ResponseSink(Protocol):
 
 
 class _ClientProtocol(asyncio.Protocol):
-    """Socket callbacks: the connection phase, then one outstanding command whose response it collects."""
+    """Socket callbacks: the connection phase, then the responses of the commands in flight, collected in order."""
 
     def __init__(self, handshake: ClientHandshake, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
