@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import re
+import time
 from decimal import Decimal
 
 import pytest
@@ -96,3 +97,16 @@ def test_shapes_that_differ_from_the_normalizer_are_detected():
     sql = "SELECT * FROM t WHERE a = 5 ORDER BY 1"  # ORDER BY 1 stays in the plan: the shape masks it
     assert statement_shape(sql)[2] != literal_spans(sql)
     assert re.sub(r"\0.", "?", statement_shape(sql)[0]) == "SELECT * FROM t WHERE a = ? ORDER BY ?"
+
+
+@pytest.mark.parametrize("unit", ["/* ", "'\\\\", '"\\\\', "` ", "'a\\\\", "' "])
+def test_unterminated_quotes_and_comments_are_scanned_in_linear_time(unit: str):
+    small, large = "SELECT " + unit * 2_000, "SELECT " + unit * 32_000
+
+    def seconds(sql: str) -> float:
+        started = time.perf_counter()
+        statement_shape(sql)
+        return time.perf_counter() - started
+
+    seconds(small)
+    assert seconds(large) < max(0.05, 40 * seconds(small))  # 16 times the text; quadratic would be 256 times

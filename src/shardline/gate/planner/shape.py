@@ -13,13 +13,15 @@ import re
 from decimal import Decimal
 from typing import Any
 
+# Every branch that opens a quote or a comment runs to its end or, unterminated, to the end of the text, so
+# that a statement made of openers is scanned once (a branch failing at each opener would make it quadratic).
 _LITERAL = re.compile(
     r"""
     (?=[`"/\#\-'0-9])  # only where one of the branches can start: twice as fast
-    (?:(?P<kept>`[^`]*`|"(?:[^"\\]|\\.)*"|/\*.*?\*/|\#[^\n]*|--\s[^\n]*)
+    (?:(?P<kept>`[^`]*(?:`|\Z)|"(?:[^"\\]|\\.)*(?:"|\\?\Z)|/\*.*?(?:\*/|\Z)|\#[^\n]*|--\s[^\n]*)
     |(?<![\w$@'])(?P<string>'[^'\\]*')(?!')
     |(?<![\w$@.])(?P<number>\d+(?:\.\d+)?)(?![\w$.])
-    |(?P<other_string>'(?:[^'\\]|\\.|'')*'))
+    |(?P<other_string>'(?:[^'\\]|\\.|'')*(?:'|\\?\Z)))
     """,
     re.VERBOSE | re.DOTALL,
 )
