@@ -19,8 +19,8 @@ order), so the shard's MariaDB thread finds the next statement already read inst
 for each one, and the gate writes and wakes less. On this project's 2-core machine that is what brings the
 gate from about a third to about half of direct MariaDB's point-select rate (docs/benchmarks.md). The price is
 that a statement waits for the ones ahead of it on the connection; so statements that may wait (row locks,
-SLEEP, named locks, replication positions) are never pipelined, nor are routes whose statements take more than
-``PIPELINE_MAX_SERVICE`` on the shard on average, and ``pipeline_depth`` 1 turns pipelining off.
+SLEEP, named locks, replication positions) are never pipelined, nor are routes while their statements take more
+than ``PIPELINE_MAX_SERVICE`` on the shard on average, and ``pipeline_depth`` 1 turns pipelining off.
 
 Inside a transaction a statement runs on the connection the transaction holds on its shard, exclusively.
 
@@ -68,8 +68,8 @@ DEFAULT_CAPACITY = 10_000
 # Longer text statements (bulk INSERTs, long IN lists) are not shaped: the scan costs about 0.1 µs a byte and
 # what the fast path learns is short.
 MAX_STATEMENT_LENGTH = 4096
-# A route whose statements take longer than this on average (service time, queueing excluded) stops being
-# pipelined: it would hold up the statements behind it.
+# A route whose statements take longer than this on average (service time, queueing excluded) is not pipelined
+# while that lasts: it would hold up the statements behind it.
 PIPELINE_MAX_SERVICE = 0.002
 _SERVICE_WEIGHT = 0.05  # of the latest statement in the route's moving average
 # Statements that may wait (row locks, sleeps, named locks, replication positions, sequences) or that leave
@@ -88,12 +88,12 @@ class FastRoute:
     the vindex and the position of its value among the literals (parameters), or no vindex (the first shard)."""
 
     __slots__ = ("plan_type", "vindex", "value_index", "version", "shards", "starts", "latency", "shard_latency",
-                 "pipelined", "service")
+                 "pipelinable", "service")
 
     def __init__(self, plan_type: str, vindex: FunctionalVindex | None, value_index: int, version: int,
                  shards: list[ShardTarget], latency: LatencyHistogram, shard_latency: list[LatencyHistogram],
-                 pipelined: bool) -> None:
-        self.pipelined = pipelined  # may share a backend connection with other statements (see FastPath)
+                 pipelinable: bool) -> None:
+        self.pipelinable = pipelinable  # its statements cannot wait on the shard (locks, sleeps, ...)
         self.service = 0.0  # moving average of its statements' time on the shard, queueing excluded
         self.plan_type = plan_type
         self.vindex = vindex
@@ -103,6 +103,11 @@ class FastRoute:
         self.starts = [shard.key_range.start for shard in shards]
         self.latency = latency
         self.shard_latency = shard_latency
+
+    @property
+    def pipelined(self) -> bool:
+        """Whether its statements may share a backend connection with others now (see FastPath)."""
+        return self.pipelinable and self.service <= PIPELINE_MAX_SERVICE
 
     def shard_index(self, values: list[Any]) -> int:
         """The position in ``shards`` of the shard for these values; -1 where the ordinary path must decide
@@ -230,7 +235,7 @@ class FastPath:
         self.routes[key] = route if route is not None else version
 
     def _route(self, session: Session, plan: Plan, version: int, value_index: Callable[[str], int | None],
-               pipelined: bool) -> FastRoute | None:
+               pipelinable: bool) -> FastRoute | None:
         root = plan.root
         if type(root) is not Route or not root.passthrough:
             return None
@@ -253,7 +258,7 @@ class FastPath:
         metrics = self.metrics
         return FastRoute(root.plan_type, vindex, index, version, shards,
                          metrics.query_histogram(root.plan_type, session.target.keyspace),
-                         [metrics.shard_histogram(s.keyspace, s.name, tablet_type) for s in shards], pipelined)
+                         [metrics.shard_histogram(s.keyspace, s.name, tablet_type) for s in shards], pipelinable)
 
 
 def _eligible(session: Session) -> bool:
@@ -339,8 +344,6 @@ class FastQuery:
             service = now - max(self.started, pooled.answered_at)
             pooled.answered_at = now
         route.service += (service - route.service) * _SERVICE_WEIGHT
-        if route.service > PIPELINE_MAX_SERVICE:
-            route.pipelined = False
         if not self.reserved:
             pooled.release()
         route.latency.observe(elapsed)
