@@ -155,6 +155,93 @@ def test_transactions_targets_and_settings_keep_their_meaning(e2e_cluster: Clust
         conn.close()
 
 
+def _ids_by_shard(cluster: ClusterThread) -> dict[str, list[int]]:
+    """IDS grouped by the customer shard that holds their rows."""
+    conn = cluster.connect("customer")
+    try:
+        found: dict[str, list[int]] = {}
+        for shard in ("-80", "80-"):
+            rows(conn, f"USE `customer:{shard}`")
+            found[shard] = [i for (i,) in rows(
+                conn, f"SELECT customer_id FROM customer WHERE customer_id BETWEEN {IDS[0]} AND {IDS[-1]}")]
+        return found
+    finally:
+        conn.close()
+
+
+def test_begin_commit_and_a_transactions_first_read_take_the_fast_path(e2e_cluster: ClusterThread, customers):
+    in_trans = pymysql.constants.SERVER_STATUS.SERVER_STATUS_IN_TRANS
+    conn, other = e2e_cluster.connect("customer"), e2e_cluster.connect("customer")
+    sql = f"SELECT name FROM customer WHERE customer_id = {IDS[4]}"
+    try:
+        rows(conn, sql)  # teaches the shape
+        idle = lent(e2e_cluster)
+        before = fast_count(e2e_cluster)
+        rows(conn, "BEGIN")
+        assert conn.server_status & in_trans
+        assert rows(conn, sql) == [(f"fp{IDS[4]}",)]  # opens the transaction on the shard: its snapshot
+        rows(other, f"UPDATE customer SET name = 'after' WHERE customer_id = {IDS[4]}")
+        assert rows(conn, sql) == [(f"fp{IDS[4]}",)]  # repeatable read: the same transaction on the shard
+        assert lent(e2e_cluster) == idle + 1  # the transaction holds one connection
+        rows(conn, "commit ;")
+        assert not conn.server_status & in_trans
+        assert fast_count(e2e_cluster) - before == 4
+        assert lent(e2e_cluster) == idle
+        assert rows(conn, sql) == [("after",)]
+        rows(conn, "START TRANSACTION")
+        rows(conn, "ROLLBACK")  # nothing reached a shard: it ends at the gate
+        assert fast_count(e2e_cluster) - before == 7 and not conn.server_status & in_trans
+    finally:
+        rows(other, f"UPDATE customer SET name = 'fp{IDS[4]}' WHERE customer_id = {IDS[4]}")
+        conn.close()
+        other.close()
+
+
+def test_prepared_begin_and_commit_take_the_fast_path(e2e_cluster: ClusterThread, customers):
+    async def scenario() -> None:
+        conn = await connect("127.0.0.1", e2e_cluster.gate_port, "root", "", "customer")
+        try:
+            begin, commit = await conn.prepare("BEGIN"), await conn.prepare("COMMIT")
+            point = await conn.prepare("SELECT name FROM customer WHERE customer_id = ?")
+            for _ in range(3):
+                await conn.execute(point, [IDS[5]])
+            before = fast_count(e2e_cluster)
+            await conn.execute(begin)
+            assert conn.in_transaction
+            assert (await conn.execute(point, [IDS[5]])).rows == [(f"fp{IDS[5]}".encode(),)]
+            await conn.execute(commit)
+            assert not conn.in_transaction
+            assert fast_count(e2e_cluster) - before == 3
+        finally:
+            await conn.close()
+
+    asyncio.run(scenario())
+
+
+def test_transactions_over_two_shards_keep_their_rules_on_the_fast_path(e2e_cluster: ClusterThread, customers):
+    by_shard = _ids_by_shard(e2e_cluster)
+    low, high = by_shard["-80"][0], by_shard["80-"][0]
+    conn = e2e_cluster.connect("customer")
+    try:
+        rows(conn, f"SELECT name FROM customer WHERE customer_id = {low}")
+        idle = lent(e2e_cluster)
+        rows(conn, "BEGIN")
+        assert rows(conn, f"SELECT name FROM customer WHERE customer_id = {low}") == [(f"fp{low}",)]
+        assert rows(conn, f"SELECT name FROM customer WHERE customer_id = {high}") == [(f"fp{high}",)]
+        assert lent(e2e_cluster) == idle + 2
+        rows(conn, "COMMIT")  # two shards: the ordinary path commits them one after the other
+        assert lent(e2e_cluster) == idle
+        rows(conn, "SET transaction_mode = 'single'")
+        rows(conn, "BEGIN")
+        rows(conn, f"SELECT name FROM customer WHERE customer_id = {low}")
+        with pytest.raises(pymysql.err.MySQLError, match="multi-db transaction attempted"):
+            rows(conn, f"SELECT name FROM customer WHERE customer_id = {high}")
+        rows(conn, "ROLLBACK")
+        assert lent(e2e_cluster) == idle
+    finally:
+        conn.close()
+
+
 def test_an_error_on_the_fast_path_is_the_shards_error(e2e_cluster: ClusterThread, customers):
     conn = e2e_cluster.connect("customer")
     try:

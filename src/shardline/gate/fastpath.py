@@ -22,12 +22,18 @@ that a statement waits for the ones ahead of it on the connection; so statements
 SLEEP, named locks, replication positions) are never pipelined, nor are routes while their statements take more
 than ``PIPELINE_MAX_SERVICE`` on the shard on average, and ``pipeline_depth`` 1 turns pipelining off.
 
-Inside a transaction a statement runs on the connection the transaction holds on its shard, exclusively.
+Inside a transaction a statement runs on the connection the transaction holds on its shard, exclusively; the
+first one on a shard takes an idle pooled connection and is sent right behind the transaction's BEGIN. Plain
+BEGIN, COMMIT and ROLLBACK are answered here too: BEGIN only marks the session (shards join the transaction
+with their first statement, as in Vitess), and COMMIT or ROLLBACK of a transaction open on at most one shard
+is sent on that shard's connection.
 
-Whatever is unusual leaves the statement to the ordinary path, which gives the same answer: a transaction that
-has not touched the shard yet (the ordinary path opens it there), autocommit off outside a transaction, a shard
-target (``USE ks:-80``), session settings no idle pooled connection carries, a primary failover being buffered,
-no idle pooled connection, a value the vindex maps to no single keyspace id.
+Whatever is unusual leaves the statement to the ordinary path, which gives the same answer: autocommit off
+outside a transaction, a shard target (``USE ks:-80``), session settings no idle pooled connection carries, a
+primary failover being buffered, no idle pooled connection, a value the vindex maps to no single keyspace id;
+a transaction with savepoints, or one that a new shard would take past ``transaction_mode`` single, or one
+spread over several shards or with consistent-lookup pre/post transactions when it ends; BEGIN inside a
+transaction (it commits the open one first), or with characteristics (READ ONLY, ...).
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ from shardline.gate.planner.normalize import literal_spans
 from shardline.gate.planner.shape import statement_shape
 from shardline.gate.pool import DEFAULT_PIPELINE_DEPTH
 from shardline.gate.querylog import QueryLogEntry
+from shardline.gate.scatter_conn import ScatterConn
+from shardline.gate.session import ShardSession, TransactionMode
 from shardline.mysql.binary import retarget_execute
 from shardline.vindexes.base import FunctionalVindex
 
@@ -80,6 +88,13 @@ _MAY_WAIT = re.compile(
     r"|MASTER_GTID_WAIT|WAIT_FOR_EXECUTED_GTID_SET|NEXTVAL|LASTVAL|SETVAL)\s*\(")
 _QUERY = b"\x03"
 _FIXED_SHARD = (RouteVariant.UNSHARDED, RouteVariant.REFERENCE)
+# The transaction statements answered here, as clients write them (upper-cased, trailing ';' and blanks
+# dropped), by the plan type the ordinary path reports for them.
+_TRANSACTION_STATEMENTS = {
+    b"BEGIN": "BEGIN", b"BEGIN WORK": "BEGIN", b"START TRANSACTION": "BEGIN",
+    b"COMMIT": "COMMIT", b"COMMIT WORK": "COMMIT", b"ROLLBACK": "ROLLBACK", b"ROLLBACK WORK": "ROLLBACK",
+}
+_MAX_TRANSACTION_STATEMENT = max(map(len, _TRANSACTION_STATEMENTS)) + 8
 
 
 class FastRoute:
@@ -146,35 +161,64 @@ class FastPath:
         """COM_QUERY ``body`` sent along its shape's route; False (nothing sent) if it takes the ordinary path."""
         if len(body) > MAX_STATEMENT_LENGTH:
             return False
+        if len(body) <= _MAX_TRANSACTION_STATEMENT:
+            statement = _transaction_statement(body)
+            if statement is not None:
+                return self._run_transaction_statement(session, statement, sink)
         sql = body.decode("utf-8", "surrogateescape")
         shape, values, _ = statement_shape(sql)
         found = self._place(session, ("q", shape, session.target), values)
         if found is None:
             return False
-        route, index, pooled, reserved = found
-        return sink.send(session, sql, pooled, reserved, _QUERY + body, route, index)
+        route, index, pooled, opens = found
+        return sink.send(session, sql, pooled, opens, _QUERY + body, route, index)
 
     def run_prepared(self, session: Session, statement: ServerStatement, body: bytes, params: list[Any],
                      sink: FastQuery) -> bool:
         """COM_STMT_EXECUTE ``body`` of the client's ``statement`` with its decoded ``params``; False (nothing
         sent) if it takes the ordinary path."""
         sql = statement.sql
+        if len(sql) <= _MAX_TRANSACTION_STATEMENT:
+            transaction_statement = _transaction_statement(sql.encode("utf-8", "surrogateescape"))
+            if transaction_statement is not None:
+                return self._run_transaction_statement(session, transaction_statement, sink)
         found = self._place(session, ("p", sql, session.target), params)
         if found is None:
             return False
-        route, index, pooled, reserved = found
+        route, index, pooled, opens = found
         backend_statement = pooled.prepared.get(sql)
         if backend_statement is None:  # the ordinary path prepares it on the connections it uses
-            if not reserved:
+            if opens or not _holds_transaction(session):
                 pooled.release()
             return False
         payload = retarget_execute(body, backend_statement.id, statement.param_count, statement.bound_types)
-        return sink.send(session, sql, pooled, reserved, payload, route, index)
+        return sink.send(session, sql, pooled, opens, payload, route, index)
+
+    def _run_transaction_statement(self, session: Session, statement: str, sink: FastQuery) -> bool:
+        """BEGIN, COMMIT or ROLLBACK; False where the ordinary path must run it (see the module's text)."""
+        if statement == "BEGIN":
+            if session.in_transaction:
+                return False
+            session.in_transaction = True
+            session.begin_statement = "BEGIN"
+            sink.answer_ok(session, statement)
+            return True
+        if session.pre_sessions or session.post_sessions or len(session.shard_sessions) > 1:
+            return False
+        if not session.shard_sessions:  # nothing reached a shard: the transaction ends at the gate
+            ScatterConn.release_all(session)
+            sink.answer_ok(session, statement)
+            return True
+        shard_session = next(iter(session.shard_sessions.values()))
+        if shard_session.lock.locked():
+            return False
+        return sink.end_transaction(session, statement, shard_session)
 
     def _place(self, session: Session, key: tuple[Any, ...],
                values: list[Any]) -> tuple[FastRoute, int, PooledConnection, bool] | None:
         """The learned route of ``key``, the position of the shard ``values`` go to, a connection to that shard
-        and whether it is reserved; None where the statement takes the ordinary path."""
+        and whether the statement opens the session's transaction there; None where the statement takes the
+        ordinary path."""
         if not _eligible(session):
             return None
         route = self.routes.get(key)
@@ -183,22 +227,25 @@ class FastPath:
         index = route.shard_index(values)
         if index < 0:
             return None
-        pooled, reserved = self._connection(session, route, index)
+        pooled, opens = self._connection(session, route, index)
         if pooled is None:
             return None
-        return route, index, pooled, reserved
+        return route, index, pooled, opens
 
     def _connection(self, session: Session, route: FastRoute, index: int) -> tuple[PooledConnection | None, bool]:
-        """The connection for the statement, and whether it is the session's transaction's (reserved): inside a
-        transaction, primary statements run on the connection the transaction holds on that shard (one that has
-        none yet goes the ordinary way, which opens it); otherwise on a pooled one."""
+        """The connection for the statement, and whether the statement opens the session's transaction on it:
+        inside a transaction, primary statements run on the connection the transaction holds on that shard,
+        or on an idle pooled one that the transaction then holds; otherwise on a pooled one."""
         shard = route.shards[index]
         tablet_type = session.target.tablet_type
         if session.in_transaction and tablet_type == "primary":
             shard_session = session.shard_sessions.get((shard.keyspace, shard.name))
-            if shard_session is None or shard_session.lock.locked():
-                return None, True
-            return shard_session.connection, True
+            if shard_session is not None:
+                return (None if shard_session.lock.locked() else shard_session.connection), False
+            if session.savepoints or (session.shard_sessions
+                                      and session.transaction_mode is TransactionMode.SINGLE):
+                return None, False
+            return self.gateway.try_connection(shard, tablet_type, session.settings_sql), True
         depth = self.pipeline_depth if route.pipelined else 1
         return self.gateway.try_connection(shard, tablet_type, session.settings_sql, depth), False
 
@@ -261,6 +308,11 @@ class FastPath:
                          [metrics.shard_histogram(s.keyspace, s.name, tablet_type) for s in shards], pipelinable)
 
 
+def _transaction_statement(text: bytes) -> str | None:
+    """BEGIN, COMMIT or ROLLBACK if ``text`` is one the fast path answers, else None."""
+    return _TRANSACTION_STATEMENTS.get(text.rstrip(b"; \t\r\n").lstrip().upper())
+
+
 def _eligible(session: Session) -> bool:
     """A session whose next statement may take the fast path: no shard target, and either a transaction open or
     autocommit on (with autocommit off, the ordinary path opens the transaction)."""
@@ -293,7 +345,8 @@ class FastQuery:
     """One client connection's statement on the fast path. It stands in for the future of the backend
     connection's command (``Connection.submit``) and answers the client from the backend's callback."""
 
-    __slots__ = ("fast", "conn", "session", "sql", "pooled", "reserved", "route", "shard", "started")
+    __slots__ = ("fast", "conn", "session", "sql", "pooled", "reserved", "route", "shard", "started", "ending",
+                 "begin_error")
 
     def __init__(self, fast: FastPath, conn: ServerConnection) -> None:
         self.fast = fast
@@ -305,33 +358,106 @@ class FastQuery:
         self.route: FastRoute | None = None
         self.shard = -1  # position in route.shards
         self.started = 0.0
+        self.ending = ""  # COMMIT or ROLLBACK: the statement ends the session's transaction
+        self.begin_error: ShardlineError | None = None  # the shard refused the BEGIN sent before the statement
 
-    def send(self, session: Session, sql: str, pooled: PooledConnection, reserved: bool, payload: bytes,
+    def send(self, session: Session, sql: str, pooled: PooledConnection, opens: bool, payload: bytes,
              route: FastRoute, shard: int) -> bool:
-        """Sends the command on ``pooled``; False (connection given back, nothing sent) if it cannot take it."""
+        """Sends the command on ``pooled`` (behind the transaction's BEGIN if it ``opens`` the session's
+        transaction there); False (connection given back, nothing sent) if it cannot take it."""
         self.started = time.perf_counter()
+        reserved = opens or _holds_transaction(session)
         self.session, self.sql, self.pooled, self.reserved = session, sql, pooled, reserved
-        self.route, self.shard = route, shard
+        self.route, self.shard, self.ending, self.begin_error = route, shard, "", None
+        target = route.shards[shard]
         try:
+            if opens:
+                pooled.connection.submit(_QUERY + session.begin_statement.encode(), _BeginSink(self))
+                session.shard_sessions[(target.keyspace, target.name)] = ShardSession(target, pooled)
             pooled.connection.submit(payload, self)
         except ShardlineError:
             self.pooled = None
-            if not reserved:
+            if opens:
+                session.shard_sessions.pop((target.keyspace, target.name), None)
+            if not reserved or opens:
                 pooled.release()
             return False
         return True
 
+    def end_transaction(self, session: Session, statement: str, shard_session: ShardSession) -> bool:
+        """Sends COMMIT or ROLLBACK on the connection of the session's one shard; False if it cannot take it."""
+        self.started = time.perf_counter()
+        pooled = shard_session.connection
+        self.session, self.sql, self.pooled, self.reserved = session, statement, pooled, True
+        self.route, self.ending, self.begin_error = None, statement, None
+        try:
+            pooled.connection.submit(_QUERY + statement.encode(), self)
+        except ShardlineError:
+            self.pooled = None
+            return False
+        return True
+
+    def answer_ok(self, session: Session, statement: str) -> None:
+        """Answers a transaction statement that needed no shard, at once."""
+        self.session, self.sql, self.started = session, statement, time.perf_counter()
+        self._answer_transaction_statement(None)
+
     def set_result(self, response: bytes) -> None:
-        self._finish(None)
-        self.conn.send_raw(response)
-        self.conn.fast_path_done()
+        if self.ending:
+            self._end_transaction(None)
+        elif self.begin_error is not None:
+            self.set_exception(self.begin_error)
+        else:
+            self._finish(None)
+            self.conn.send_raw(response)
+            self.conn.fast_path_done()
 
     def set_exception(self, exc: BaseException) -> None:
         error = exc if isinstance(exc, ShardlineError) else ShardlineError(f"internal error: {exc}")
+        if self.ending:
+            self._end_transaction(error)
+            return
+        if self.begin_error is not None:  # the transaction never opened on the shard: it has no part there
+            error = self.begin_error
+            session, route, pooled = self.session, self.route, self.pooled
+            assert session is not None and route is not None and pooled is not None
+            target = route.shards[self.shard]
+            session.shard_sessions.pop((target.keyspace, target.name), None)
+            self.reserved = False  # _finish gives the connection back
         self._finish(error)
         self.fast.metrics.count_error(error.code)
         self.conn.send_error(error)
         self.conn.fast_path_done()
+
+    def _end_transaction(self, error: ShardlineError | None) -> None:
+        """COMMIT or ROLLBACK answered: the session's transaction ends whatever the shard said (a connection
+        still inside a transaction is closed by its pool, which rolls it back)."""
+        session = self.session
+        assert session is not None
+        self.pooled = None
+        shards = [shard for _, shard in session.shard_sessions]
+        ScatterConn.release_all(session)
+        self._answer_transaction_statement(error, shards)
+
+    def _answer_transaction_statement(self, error: ShardlineError | None, shards: list[str] | None = None) -> None:
+        session, conn, fast = self.session, self.conn, self.fast
+        assert session is not None
+        elapsed = time.perf_counter() - self.started
+        conn.in_transaction = session.in_transaction
+        conn.autocommit = session.autocommit
+        fast.metrics.observe_query(self.sql, session.target.keyspace, elapsed)
+        fast.metrics.fast_path_queries += 1
+        if fast.querylog.has_subscribers:
+            fast.querylog.add(QueryLogEntry(
+                sql=self.sql, plan=self.sql, keyspace=session.target.keyspace,
+                shards=shards or [], seconds=elapsed, error=str(error) if error else "", username=session.username,
+                connection_id=session.connection_id))
+        if error is None:
+            conn.send_ok()
+        else:
+            fast.metrics.count_error(error.code)
+            conn.send_error(error)
+        conn.fast_path_done()
 
     def _finish(self, error: ShardlineError | None) -> None:
         pooled, route, session = self.pooled, self.route, self.session
@@ -355,3 +481,23 @@ class FastQuery:
                 sql=self.sql, plan=route.plan_type, keyspace=session.target.keyspace,
                 shards=[route.shards[self.shard].name], seconds=elapsed, error=str(error) if error else "",
                 username=session.username, connection_id=session.connection_id))
+
+
+class _BeginSink:
+    """The response to the BEGIN sent ahead of a transaction's first statement on a shard."""
+
+    __slots__ = ("query",)
+
+    def __init__(self, query: FastQuery) -> None:
+        self.query = query
+
+    def set_result(self, response: bytes) -> None:
+        return None
+
+    def set_exception(self, exc: BaseException) -> None:
+        self.query.begin_error = exc if isinstance(exc, ShardlineError) else ShardlineError(f"internal error: {exc}")
+
+
+def _holds_transaction(session: Session) -> bool:
+    """Whether the session's statements run on its transaction's connections (primary ones only)."""
+    return session.in_transaction and session.target.tablet_type == "primary"

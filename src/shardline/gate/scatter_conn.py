@@ -122,14 +122,14 @@ class ScatterConn:
                     f"rolled back the rest: {exc}", code=exc.code) from exc
             raise
         finally:
-            self._release_all(session)
+            self.release_all(session)
 
     async def rollback(self, session: Session) -> None:
         """Rolls back every shard of the session's transactions; a shard that fails to answer is dropped."""
         shard_sessions = [s for order in _COMMIT_SEQUENCE for s in session.sessions_for(order).values()]
         await asyncio.gather(*(s.connection.connection.query("ROLLBACK") for s in shard_sessions),
                              return_exceptions=True)
-        self._release_all(session)
+        self.release_all(session)
 
     async def run_on_open_shards(self, session: Session, sql: str) -> None:
         """Runs a statement (a SAVEPOINT) on every shard already in the main transaction."""
@@ -137,7 +137,8 @@ class ScatterConn:
             await shard_session.connection.connection.query(sql)
 
     @staticmethod
-    def _release_all(session: Session) -> None:
+    def release_all(session: Session) -> None:
+        """Ends the session's transactions at the gate: their connections go back to the pools."""
         for order in _COMMIT_SEQUENCE:
             sessions = session.sessions_for(order)
             for shard_session in sessions.values():

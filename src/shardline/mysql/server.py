@@ -82,8 +82,9 @@ class Handler(ABC):
 
     def fast_path(self, conn: ServerConnection, command: CommandPacket) -> bool:
         """Offered each command that arrives while the connection is idle, inside the socket callback: return
-        True to take it, then answer it later, from a callback, with ``send_raw``/``send_error`` followed by
-        ``conn.fast_path_done()``. Return False (having sent nothing) to leave it to the ``on_*`` methods."""
+        True to take it, and answer it, at once or later from a callback, with ``send_raw``/``send_ok``/
+        ``send_error`` followed by ``conn.fast_path_done()``. Return False (having sent nothing) to leave it
+        to the ``on_*`` methods."""
         return False
 
     async def on_close_statement(self, conn: ServerConnection, statement: ServerStatement) -> None:
@@ -274,6 +275,8 @@ class ServerConnection(asyncio.Protocol):
             assert self.protocol is not None
             self.protocol.begin(command)
             self._answered = False
+            commands.popleft()
+            self._fast = True  # the handler may answer at once, inside fast_path, and end with fast_path_done
             try:
                 taken = self.handler.fast_path(self, command)
             except Exception:
@@ -281,11 +284,11 @@ class ServerConnection(asyncio.Protocol):
                               command.kind & 0xFF)
                 taken = False
             if taken:
-                commands.popleft()
-                self._fast = True
                 if command.kind == _QUERY or command.kind == _STMT_EXECUTE:
                     self.server.questions += 1
                 return
+            self._fast = False
+            commands.appendleft(command)
         self._wakeup = None
         wakeup.set_result(None)
 
