@@ -13,7 +13,7 @@ import pytest
 from shardline.errors import InvalidArgument, MySQLError, ShardlineError
 from shardline.mysql import auth
 from shardline.mysql.binary import (
-    build_binary_row,
+    binary_row_encoder,
     build_execute,
     build_prepare_ok,
     parse_binary_row,
@@ -237,14 +237,25 @@ TYPED_VALUES = [
 def test_binary_row_round_trip_for_every_type() -> None:
     fields = [f for f, _ in TYPED_VALUES]
     row = tuple(v for _, v in TYPED_VALUES)
-    assert parse_binary_row(build_binary_row(row, fields), fields) == row
+    assert parse_binary_row(binary_row_encoder(fields)(row), fields) == row
+
+
+def test_one_binary_row_encoder_serves_every_row_of_a_result() -> None:
+    fields = [f for f, v in TYPED_VALUES if v is not None]
+    encode = binary_row_encoder(fields)
+    full = tuple(v for _, v in TYPED_VALUES if v is not None)
+    holes = tuple(None if i % 3 == 0 else v for i, v in enumerate(full))
+    for row in (full, holes, full):  # with no NULL at all, then NULLs, then none again
+        assert parse_binary_row(encode(row), fields) == row
 
 
 def test_binary_row_rejects_text_that_does_not_fit_the_type() -> None:
+    with pytest.raises(InvalidArgument, match="column 'i'"):
+        binary_row_encoder([Field("s", FieldType.VAR_STRING), Field("i", FieldType.LONG)])((b"ok", b"1.5x"))
     with pytest.raises(InvalidArgument):
-        build_binary_row((b"300",), [Field("t", FieldType.TINY)])
+        binary_row_encoder([Field("t", FieldType.TINY)])((b"300",))
     with pytest.raises(InvalidArgument):
-        build_binary_row((b"abc",), [Field("i", FieldType.LONG)])
+        binary_row_encoder([Field("i", FieldType.LONG)])((b"abc",))
 
 
 def test_prepare_ok_round_trip() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -392,40 +392,73 @@ def parse_binary_row(payload: bytes, fields: Sequence[Field]) -> Row:
     return tuple(values)
 
 
-def build_binary_row(row: Row, fields: Sequence[Field]) -> bytes:
-    """Encodes text-protocol values as a binary result row."""
-    null_bitmap = bytearray((len(fields) + 9) // 8)
-    out = []
-    for i, (value, f) in enumerate(zip(row, fields, strict=True)):
-        if value is None:
-            bit = i + 2
-            null_bitmap[bit >> 3] |= 1 << (bit & 7)
-            continue
-        out.append(_encode_text_value(value, f))
-    return b"\x00" + bytes(null_bitmap) + b"".join(out)
+def binary_row_encoder(fields: Sequence[Field]) -> Callable[[Row], bytes]:
+    """Encodes text-protocol rows of ``fields`` as binary result rows; how each column is encoded is decided
+    once, not per value (a result set's rows share it). A value that does not fit its column's type raises
+    InvalidArgument."""
+    encoders = [_value_encoder(f) for f in fields]
+    bitmap_size = (len(fields) + 9) // 8
+    no_nulls = bytes(1 + bitmap_size)  # the row's 0x00 header and a null bitmap with no bit set
+
+    def encode(row: Row) -> bytes:
+        if len(row) != len(encoders):
+            raise ValueError(f"a row of {len(row)} values for {len(encoders)} columns")
+        try:
+            if None not in row:
+                return no_nulls + b"".join([encoder(value) for encoder, value in zip(encoders, row, strict=False)])
+            null_bitmap = bytearray(bitmap_size)
+            out = []
+            for i, value in enumerate(row):
+                if value is None:
+                    bit = i + 2
+                    null_bitmap[bit >> 3] |= 1 << (bit & 7)
+                else:
+                    out.append(encoders[i](value))
+            return b"\x00" + bytes(null_bitmap) + b"".join(out)
+        except (ValueError, TypeError, struct.error) as exc:
+            for value, f, encoder in zip(row, fields, encoders, strict=False):
+                if value is not None and not _fits(encoder, value):
+                    raise InvalidArgument(
+                        f"value {value[:40]!r} does not fit column '{f.name}' of type {f.type}"
+                    ) from exc
+            raise
+
+    return encode
 
 
-def _encode_text_value(value: bytes, f: Field) -> bytes:
-    field_type = f.type
+def _fits(encoder: Callable[[bytes], bytes], value: bytes) -> bool:
     try:
-        fmt = _INT_FORMATS.get(field_type)
-        if fmt is not None:
-            return (fmt[1] if f.flags & ColumnFlag.UNSIGNED else fmt[0]).pack(int(value))
-        if field_type == FieldType.DOUBLE:
-            return _DOUBLE.pack(float(value))
-        if field_type == FieldType.FLOAT:
-            return _FLOAT.pack(float(value))
-        if field_type in _DATE_TYPES or field_type in _DATETIME_TYPES:
-            numbers = _parse_temporal_text(value)
-            micro = numbers.pop()
-            year, month, day, hour, minute, second = numbers + [0] * (6 - len(numbers))
-            return _encode_datetime(year, month, day, hour, minute, second, micro)
-        if field_type == FieldType.TIME:
-            hours, minute, second, micro = _parse_temporal_text(value)
-            days, hour = divmod(hours, 24)
-            return _encode_time(value.startswith(b"-"), days, hour, minute, second, micro)
-    except (ValueError, TypeError, struct.error) as exc:
-        raise InvalidArgument(
-            f"value {value[:40]!r} does not fit column '{f.name}' of type {field_type}"
-        ) from exc
-    return lenenc_bytes(value)
+        encoder(value)
+    except (ValueError, TypeError, struct.error):
+        return False
+    return True
+
+
+def _value_encoder(f: Field) -> Callable[[bytes], bytes]:
+    """The binary-protocol encoding of column ``f``'s text values."""
+    field_type = f.type
+    fmt = _INT_FORMATS.get(field_type)
+    if fmt is not None:
+        pack_int = (fmt[1] if f.flags & ColumnFlag.UNSIGNED else fmt[0]).pack
+        return lambda value: pack_int(int(value))
+    if field_type == FieldType.DOUBLE or field_type == FieldType.FLOAT:
+        pack_float = (_DOUBLE if field_type == FieldType.DOUBLE else _FLOAT).pack
+        return lambda value: pack_float(float(value))
+    if field_type in _DATE_TYPES or field_type in _DATETIME_TYPES:
+        return _encode_datetime_text
+    if field_type == FieldType.TIME:
+        return _encode_time_text
+    return lenenc_bytes
+
+
+def _encode_datetime_text(value: bytes) -> bytes:
+    numbers = _parse_temporal_text(value)
+    micro = numbers.pop()
+    year, month, day, hour, minute, second = numbers + [0] * (6 - len(numbers))
+    return _encode_datetime(year, month, day, hour, minute, second, micro)
+
+
+def _encode_time_text(value: bytes) -> bytes:
+    hours, minute, second, micro = _parse_temporal_text(value)
+    days, hour = divmod(hours, 24)
+    return _encode_time(value.startswith(b"-"), days, hour, minute, second, micro)

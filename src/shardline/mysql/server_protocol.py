@@ -17,7 +17,7 @@ from shardline.errors import ShardlineError
 from shardline.mysql import auth
 from shardline.mysql.binary import (
     PARAM_FIELD,
-    build_binary_row,
+    binary_row_encoder,
     build_prepare_ok,
     parse_execute,
 )
@@ -257,7 +257,8 @@ class ServerProtocol:
             self._count_raw()
         fields = result.fields
         if binary:
-            rows = [build_binary_row(row, fields) for row in result.rows]
+            encode = binary_row_encoder(fields)
+            rows = [encode(row) for row in result.rows]
         else:
             rows = [build_text_row(row) for row in result.rows]
         status = self.status | ServerStatus.MORE_RESULTS_EXISTS if more else self.status
