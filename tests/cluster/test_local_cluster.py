@@ -121,6 +121,9 @@ def test_gate_routes_to_the_shards(cluster):
             (1, "one@example.com"),
             (4, "four@example.com"),
         ]
+    # the gate's Unix socket reaches the same gate
+    with pymysql.connect(unix_socket=str(cluster.gate_socket), user="root", database="customer") as conn:
+        assert query(conn, "SELECT email FROM customer WHERE customer_id = 4") == [("four@example.com",)]
     # hash(1) and hash(4) fall in different shards
     with primary_connection(cluster, 200) as low, primary_connection(cluster, 300) as high:
         assert query(low, "SELECT customer_id FROM customer WHERE customer_id IN (1, 4)") == [(1,)]

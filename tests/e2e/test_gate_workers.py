@@ -38,7 +38,13 @@ def test_two_gate_workers_share_one_port(e2e_cluster: ClusterThread):
         per_worker = []
         for worker in range(2):  # each worker has its own status page, on http-port + worker
             url = f"http://127.0.0.1:{http_port + worker}/debug/status"
-            per_worker.append(json.loads(urllib.request.urlopen(url, timeout=5).read())["connections"])
+            while True:  # the connections may all have reached the other worker before this one listened
+                try:
+                    per_worker.append(json.loads(urllib.request.urlopen(url, timeout=5).read())["connections"])
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, f"worker {worker} serves no status page"
+                    time.sleep(0.2)
         assert sum(per_worker) == len(connections)
         for conn in connections:
             conn.close()

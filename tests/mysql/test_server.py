@@ -16,7 +16,7 @@ import pymysql
 import pytest
 import uvloop
 
-from shardline.errors import MySQLError, ShardlineError, Unavailable
+from shardline.errors import InvalidArgument, MySQLError, ShardlineError, Unavailable
 from shardline.mysql import auth
 from shardline.mysql.client import Connection, connect
 from shardline.mysql.client_protocol import ClientHandshake
@@ -24,7 +24,7 @@ from shardline.mysql.constants import CAPABILITIES, Command, ServerStatus
 from shardline.mysql.framing import PacketReader, frame
 from shardline.mysql.handshake import Handshake, HandshakeResponse
 from shardline.mysql.relay import RelayHandler
-from shardline.mysql.server import Handler, MySQLServer, ServerConnection
+from shardline.mysql.server import Handler, MySQLServer, ServerConnection, listen_unix
 from shardline.mysql.server_protocol import ServerStatement
 from shardline.mysql.users import UserStore
 from shardline.mysqlctl.instance import MysqlInstance
@@ -542,3 +542,25 @@ async def test_sysbench_point_selects_through_the_relay(
     )  # fmt: skip
     assert "queries:                             2000 " in out
     assert "ignored errors:                      0 " in out
+
+
+async def test_clients_on_the_unix_socket_get_the_same_server(tmp_path) -> None:
+    path = str(tmp_path / "server.sock")
+    server = MySQLServer(lambda conn: ScriptedHandler(), users=USERS, unix_listener=listen_unix(path))
+    await server.start()
+    try:
+        def echo() -> tuple[Any, ...]:
+            with pymysql.connect(unix_socket=path, user="app", password="app_pw") as c, c.cursor() as cur:
+                cur.execute("echo over the socket")
+                return cur.fetchall()
+
+        assert await asyncio.to_thread(echo) == (("over the socket",),)
+        with pytest.raises(Unavailable, match="another server listens"):
+            listen_unix(path)
+    finally:
+        await server.close()
+    listen_unix(path).close()  # the file the closed server left behind is replaced
+    (tmp_path / "plain").write_text("not a socket")
+    with pytest.raises(InvalidArgument, match="not a socket"):
+        listen_unix(str(tmp_path / "plain"))
+    assert (tmp_path / "plain").read_text() == "not a socket"

@@ -128,6 +128,11 @@ class ClusterLayout:
         return self.port_base + 1
 
     @property
+    def gate_socket(self) -> Path:
+        """The gate's Unix socket, for MySQL clients on this machine."""
+        return self.root / "gate.sock"
+
+    @property
     def keyspace_shards(self) -> dict[str, list[str]]:
         """Shard names per keyspace: ``commerce`` unsharded, ``customer`` split evenly."""
         return {UNSHARDED_KEYSPACE: ["0"], SHARDED_KEYSPACE: even_shard_names(self.shards)}

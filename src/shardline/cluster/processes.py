@@ -62,6 +62,7 @@ def cluster_processes(layout: ClusterLayout) -> list[ClusterProcess]:
                 "--cell", layout.cell,
                 "--port", str(layout.gate_port),
                 "--http-port", str(layout.gate_http_port),
+                "--socket", str(layout.gate_socket),
             ),  # fmt: skip
             ((layout.gate_port, "gate MySQL"), (layout.gate_http_port, "gate HTTP")),
         )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 
 import uvloop
@@ -14,6 +16,7 @@ import uvloop
 from shardline.errors import InvalidArgument, ShardlineError
 from shardline.gate.buffer import DEFAULT_MAX_REQUESTS, DEFAULT_WINDOW
 from shardline.gate.pool import DEFAULT_PIPELINE_DEPTH
+from shardline.mysql.server import listen_unix
 from shardline.mysql.users import UserStore
 from shardline.topo.server import TopoServer
 
@@ -26,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cell", default="zone1")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=15306, help="MySQL port")
+    parser.add_argument("--socket", default="",
+                        help="also take MySQL clients on this Unix socket (clients on the same machine skip TCP)")
     parser.add_argument("--http-port", type=int, default=15001,
                         help="port of /metrics and /debug pages (worker i uses this port + i)")
     parser.add_argument("--users", help='JSON file {"user": "password"}; default: user root, no password')
@@ -51,12 +56,20 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.pipeline_depth <= 1024:
         raise InvalidArgument(f"--pipeline-depth must be between 1 and 1024, got {args.pipeline_depth}")
     users = UserStore.load(args.users) if args.users else None
-    if args.workers == 1:
-        return uvloop.run(_serve(args, users, 0))
-    return _supervise(args, users)
+    # Bound before the workers fork, so that they all take clients from it.
+    unix_listener = listen_unix(args.socket) if args.socket else None
+    try:
+        if args.workers == 1:
+            return uvloop.run(_serve(args, users, 0, unix_listener))
+        return _supervise(args, users, unix_listener)
+    finally:
+        if unix_listener is not None:
+            unix_listener.close()
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(args.socket)
 
 
-def _supervise(args: argparse.Namespace, users: UserStore | None) -> int:
+def _supervise(args: argparse.Namespace, users: UserStore | None, unix_listener: socket.socket | None) -> int:
     """Forks the workers (before any event loop or thread exists) and stops them all when one fails or a
     signal arrives."""
     children: dict[int, int] = {}
@@ -65,7 +78,7 @@ def _supervise(args: argparse.Namespace, users: UserStore | None) -> int:
         if pid == 0:
             code = 1
             try:
-                code = uvloop.run(_serve(args, users, worker))
+                code = uvloop.run(_serve(args, users, worker, unix_listener))
             except ShardlineError as exc:
                 print(f"error: gate worker {worker}: {exc}", file=sys.stderr)
             finally:
@@ -92,7 +105,8 @@ def _supervise(args: argparse.Namespace, users: UserStore | None) -> int:
     return status
 
 
-async def _serve(args: argparse.Namespace, users: UserStore | None, worker: int) -> int:
+async def _serve(args: argparse.Namespace, users: UserStore | None, worker: int,
+                 unix_listener: socket.socket | None) -> int:
     from shardline.gate.server import Gate
 
     ts = await TopoServer.open(args.topo)
@@ -101,14 +115,15 @@ async def _serve(args: argparse.Namespace, users: UserStore | None, worker: int)
                 pool_size=args.pool_size, max_replica_lag=args.max_replica_lag,
                 transaction_mode=args.transaction_mode, reuse_port=args.workers > 1,
                 buffer_window=args.buffer_window, buffer_max_requests=args.buffer_max_requests,
-                pipeline_depth=args.pipeline_depth)
+                pipeline_depth=args.pipeline_depth, unix_listener=unix_listener)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
         await gate.start()
-        log.info("gate worker %d serving MySQL on %s:%d, HTTP on %s", worker, args.host, gate.port, gate.http_port)
+        log.info("gate worker %d serving MySQL on %s:%d%s, HTTP on %s", worker, args.host, gate.port,
+                 f" and {args.socket}" if args.socket else "", gate.http_port)
         await stop.wait()
     finally:
         await gate.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -34,7 +35,8 @@ class Gate:
                  http_port: int | None = 15001, users: UserStore | None = None, pool_size: int = 16,
                  max_replica_lag: float = 30.0, transaction_mode: str = "multi", reuse_port: bool = False,
                  buffer_window: float = DEFAULT_WINDOW, buffer_max_requests: int = DEFAULT_MAX_REQUESTS,
-                 pipeline_depth: int = DEFAULT_PIPELINE_DEPTH) -> None:
+                 pipeline_depth: int = DEFAULT_PIPELINE_DEPTH, unix_listener: socket.socket | None = None) -> None:
+        """``unix_listener`` (``mysql.server.listen_unix``): a Unix socket that takes MySQL clients too."""
         self.transaction_mode = TransactionMode(transaction_mode)
         self.metrics = GateMetrics()
         self.querylog = QueryLog()
@@ -46,7 +48,8 @@ class Gate:
                                  pipeline_depth=pipeline_depth)
         self.mysql = MySQLServer(
             lambda conn: GateHandler(self.executor, conn, self.transaction_mode),
-            users=users or UserStore({"root": ""}), host=host, port=port, reuse_port=reuse_port)
+            users=users or UserStore({"root": ""}), host=host, port=port, reuse_port=reuse_port,
+            unix_listener=unix_listener)
         self.host = host
         self.http_port = http_port
         self._http: HttpListener | None = None

@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
+import socket
+import stat
 import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from shardline.errors import ShardlineError
+from shardline.errors import InvalidArgument, ShardlineError, Unavailable
 from shardline.mysql.constants import Command, ServerStatus
 from shardline.mysql.framing import DEFAULT_MAX_PAYLOAD
 from shardline.mysql.server_protocol import (
@@ -445,11 +448,14 @@ class MySQLServer:
         connect_timeout: float = 10.0,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         reuse_port: bool = False,
+        unix_listener: socket.socket | None = None,
     ) -> None:
         """``reuse_port`` lets several processes listen on one port (SO_REUSEPORT); the kernel spreads the
-        connections over them."""
+        connections over them. ``unix_listener`` (from ``listen_unix``) also takes clients on a Unix socket."""
         self.handler_factory = handler_factory
         self.reuse_port = reuse_port
+        self.unix_listener = unix_listener
+        self._unix_server: asyncio.AbstractServer | None = None
         self.users = users
         self.host = host
         self.port = port
@@ -471,9 +477,15 @@ class MySQLServer:
             reuse_port=self.reuse_port or None,
         )
         self.port = self._server.sockets[0].getsockname()[1]
+        if self.unix_listener is not None:
+            self._unix_server = await loop.create_unix_server(
+                lambda: ServerConnection(self, next(self._ids)), sock=self.unix_listener)
 
     async def close(self) -> None:
         """Stops listening, closes every connection and waits for their handlers to finish."""
+        if self._unix_server is not None:
+            self._unix_server.close()
+            self._unix_server = None
         if self._server is not None:
             self._server.close()
         for conn in list(self.connections.values()):
@@ -495,3 +507,34 @@ class MySQLServer:
         """The COM_STATISTICS text."""
         uptime = int(time.monotonic() - self.started_at)
         return f"Uptime: {uptime}  Threads: {len(self.connections)}  Questions: {self.questions}"
+
+
+def listen_unix(path: str) -> socket.socket:
+    """A Unix socket listening at ``path`` for ``MySQLServer(unix_listener=...)``; bound before a server forks
+    its workers, it is shared by them. A socket file left by a server that is gone is replaced; one a
+    server still listens on is not (Unavailable), nor is a file that is not a socket (InvalidArgument)."""
+    try:
+        mode: int | None = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None:
+        if not stat.S_ISSOCK(mode):
+            raise InvalidArgument(f"{path} exists and is not a socket")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(path)
+            except OSError:
+                os.unlink(path)  # nobody listens there any more
+            else:
+                raise Unavailable(f"another server listens on {path}")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(path)
+        os.chmod(path, 0o777)  # like MariaDB's socket: who may connect is the users' passwords' business
+        listener.listen(1024)
+    except OSError as exc:
+        listener.close()
+        raise Unavailable(f"cannot listen on {path}: {exc.strerror or exc}") from None
+    listener.setblocking(False)
+    return listener
+
