@@ -72,6 +72,31 @@ async def test_a_connection_returned_inside_a_transaction_is_not_reused(pool_db)
         fresh.release()
 
 
+async def test_a_connection_returned_with_commands_unanswered_is_not_reused(pool_db):
+    class Sink:
+        def __init__(self) -> None:
+            self.outcome: object = None
+
+        def set_result(self, response: bytes) -> None:
+            self.outcome = response
+
+        def set_exception(self, exc: BaseException) -> None:
+            self.outcome = exc
+
+    async with _pool(pool_db, size=1) as pool:
+        conn = await pool.get()
+        begin, sleep = Sink(), Sink()
+        conn.connection.submit(b"\x03BEGIN", begin)  # a client gone before its transaction's BEGIN was answered
+        conn.connection.submit(b"\x03SELECT SLEEP(0.2)", sleep)
+        busy_id = conn.connection.connection_id
+        conn.release()
+        fresh = await pool.get()
+        assert fresh.connection.connection_id != busy_id
+        assert not fresh.connection.in_transaction and fresh.connection.submitted == 0
+        fresh.release()
+        assert pool.in_use == 0
+
+
 async def test_waiters_get_returned_connections_in_order(pool_db):
     async with _pool(pool_db, size=1, wait_timeout=5) as pool:
         held = await pool.get()

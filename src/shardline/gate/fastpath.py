@@ -419,11 +419,11 @@ class FastQuery:
             return
         if self.begin_error is not None:  # the transaction never opened on the shard: it has no part there
             error = self.begin_error
-            session, route, pooled = self.session, self.route, self.pooled
-            assert session is not None and route is not None and pooled is not None
+            session, route = self.session, self.route
+            assert session is not None and route is not None
             target = route.shards[self.shard]
-            session.shard_sessions.pop((target.keyspace, target.name), None)
-            self.reserved = False  # _finish gives the connection back
+            if session.shard_sessions.pop((target.keyspace, target.name), None) is not None:
+                self.reserved = False  # _finish gives the connection back (unless a rollback already did)
         self._finish(error)
         self.fast.metrics.count_error(error.code)
         self.conn.send_error(error)

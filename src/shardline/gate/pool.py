@@ -170,15 +170,15 @@ class TabletPool:
         conn.settings_sql = settings_sql
 
     def put(self, conn: PooledConnection) -> None:
-        """Takes a connection (or one pipelined lend of it) back; a broken one, or one left inside a
-        transaction, is closed instead."""
+        """Takes a connection (or one pipelined lend of it) back; a broken one, one left inside a transaction,
+        or one with commands still unanswered (a client gone mid-transaction), is closed instead."""
         if conn.shared:
             conn.shared -= 1
             if conn.shared:
                 return
             self._pipelines.remove(conn)
         self._free_slot()
-        if self._closed or conn.connection.closed or conn.connection.in_transaction:
+        if self._closed or conn.connection.closed or conn.connection.in_transaction or conn.connection.submitted:
             asyncio.get_running_loop().create_task(conn.connection.close())
             return
         self._idle.append(conn)
