@@ -338,6 +338,23 @@ def test_more_pipelined_commands_than_the_queue_holds_are_all_answered(e2e_clust
         sock.close()
 
 
+def test_many_pipelined_transaction_statements_answered_at_once_are_all_answered(e2e_cluster: ClusterThread):
+    sock = _raw_session(e2e_cluster.gate_port, "customer")
+    try:
+        before = fast_count(e2e_cluster)
+        statements = [b"BEGIN", b"COMMIT"] * 400  # answered inside the socket callback, one after the other
+        sock.sendall(b"".join(frame(b"\x03" + sql, 0)[0] for sql in statements))
+        buffer = bytearray()
+        for _ in statements:
+            assert _read_response(sock, buffer)[4] == 0x00  # an OK each, in order
+        assert fast_count(e2e_cluster) - before == len(statements)
+        sock.sendall(frame(b"\x03SELECT 'still served'", 0)[0])
+        results, _ = decode_responses(split_packets(_read_response(sock, buffer)))
+        assert results[0].rows == [(b"still served",)]
+    finally:
+        sock.close()
+
+
 def test_backend_connections_use_the_local_unix_socket(e2e_cluster: ClusterThread, customers):
     conn = e2e_cluster.connect("customer")
     try:

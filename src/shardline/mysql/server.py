@@ -123,6 +123,7 @@ class ServerConnection(asyncio.Protocol):
         self._wakeup: asyncio.Future[None] | None = None  # set while the worker waits for a command
         self._answered = False
         self._fast = False  # a command taken by the handler's fast path is in progress
+        self._offering = False  # inside the handler's fast_path call
         self._reading_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._closed = False
@@ -210,14 +211,9 @@ class ServerConnection(asyncio.Protocol):
     def fast_path_done(self) -> None:
         """The handler answered the command its fast path took: the next command may run."""
         self._fast = False
-        if self._closed:
-            return
-        if self._commands:
-            self._next_command()
-        elif self._reading_paused:  # the fast path drained what the worker would have
-            self._reading_paused = False
-            assert self.transport is not None
-            self.transport.resume_reading()
+        if self._closed or self._offering:
+            return  # an answer given inside fast_path: _next_command goes on with the queue itself
+        self._next_command()
 
     def close(self) -> None:
         """Closes the connection (the handler's ``on_close`` runs)."""
@@ -268,32 +264,45 @@ class ServerConnection(asyncio.Protocol):
             self.transport.pause_reading()
 
     def _next_command(self) -> None:
-        """With the worker idle: the handler's fast path takes the first queued command, or the worker wakes."""
-        wakeup = self._wakeup
-        if wakeup is None:
-            return  # the worker is busy and takes the queued commands in turn
+        """With the worker idle: the handler's fast path takes the queued commands in turn (going on at once
+        with those it answers inside ``fast_path``), until one is left to the worker, which then wakes, or one
+        is answered later, or none is left."""
         commands = self._commands
-        command = commands[0]
-        if type(command) is CommandPacket and self.handler is not None and self._drain_waiter is None:
+        while commands and self._wakeup is not None and not self._closed:
+            command = commands[0]
+            if type(command) is not CommandPacket or self.handler is None or self._drain_waiter is not None:
+                break
             assert self.protocol is not None
             self.protocol.begin(command)
             self._answered = False
             commands.popleft()
-            self._fast = True  # the handler may answer at once, inside fast_path, and end with fast_path_done
+            self._fast = self._offering = True
             try:
                 taken = self.handler.fast_path(self, command)
             except Exception:
                 log.exception("connection %d: fast path failed on command 0x%02x", self.connection_id,
                               command.kind & 0xFF)
-                taken = False
-            if taken:
-                if command.kind == _QUERY or command.kind == _STMT_EXECUTE:
-                    self.server.questions += 1
-                return
-            self._fast = False
-            commands.appendleft(command)
-        self._wakeup = None
-        wakeup.set_result(None)
+                taken = not self._fast  # it answered before failing: the command is done
+            finally:
+                self._offering = False
+            if not taken:
+                self._fast = False
+                commands.appendleft(command)
+                break
+            if command.kind == _QUERY or command.kind == _STMT_EXECUTE:
+                self.server.questions += 1
+            if self._fast:
+                return  # answered later, from a callback, which calls fast_path_done
+        else:
+            if self._reading_paused and not commands and not self._closed:  # the fast path drained the queue
+                self._reading_paused = False
+                assert self.transport is not None
+                self.transport.resume_reading()
+            return
+        wakeup = self._wakeup
+        if wakeup is not None:
+            self._wakeup = None
+            wakeup.set_result(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
