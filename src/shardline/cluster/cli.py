@@ -97,10 +97,11 @@ def _describe(report: UpReport) -> str:
     lines.append(f"ctld: 127.0.0.1:{layout.ctld_port}  (shardline ctl --server 127.0.0.1:{layout.ctld_port} GetTablets)")
     direct = layout.tablets[0]
     lines += [
-        f"gate: MySQL 127.0.0.1:{layout.gate_port}, HTTP 127.0.0.1:{layout.gate_http_port}",
+        f"gate: MySQL 127.0.0.1:{layout.gate_port} and {layout.gate_socket}, HTTP 127.0.0.1:{layout.gate_http_port}",
         f"failover agent: http://127.0.0.1:{layout.orc_port}/debug/status",
         "connect:",
         f"  mariadb -h 127.0.0.1 -P {layout.gate_port} -u root customer",
+        f"  mariadb -S {layout.gate_socket} -u root customer",
         f"  python: pymysql.connect(host='127.0.0.1', port={layout.gate_port}, user='root', database='customer')",
     ]
     lines.append(
