@@ -80,6 +80,18 @@ def test_reader_returns_several_packets_and_keeps_a_partial_one() -> None:
     assert reader.feed(data[-2:]) == [(2, b"def")]
 
 
+def test_frame_all_numbers_packets_across_the_wrap_and_splits_big_payloads() -> None:
+    payloads = [b"x" * (n % 7) for n in range(300)] + [b"y" * (BIG + 1), b"z"]
+    data, next_seq = frame_all(payloads, 250)
+    one_by_one, seq = [], 250
+    for payload in payloads:
+        framed, seq = frame(payload, seq)
+        one_by_one.append(framed)
+    assert data == b"".join(one_by_one) and next_seq == seq
+    assert data[3] == 250 and data[4 * 6 + sum(n % 7 for n in range(6)) + 3] == 0  # the 7th packet wraps to 0
+    assert split_packets(data) == payloads
+
+
 def test_reader_refuses_an_oversized_packet_from_its_header() -> None:
     reader = PacketReader(max_payload=100)
     with pytest.raises(PacketTooLarge) as info:

@@ -399,13 +399,16 @@ def binary_row_encoder(fields: Sequence[Field]) -> Callable[[Row], bytes]:
     encoders = [_value_encoder(f) for f in fields]
     bitmap_size = (len(fields) + 9) // 8
     no_nulls = bytes(1 + bitmap_size)  # the row's 0x00 header and a null bitmap with no bit set
+    strings_only = all(encoder is lenenc_bytes for encoder in encoders)  # strings, decimals, ...: as in text
 
     def encode(row: Row) -> bytes:
         if len(row) != len(encoders):
             raise ValueError(f"a row of {len(row)} values for {len(encoders)} columns")
         try:
             if None not in row:
-                return no_nulls + b"".join([encoder(value) for encoder, value in zip(encoders, row, strict=False)])
+                if strings_only:
+                    return no_nulls + b"".join(map(lenenc_bytes, row))
+                return no_nulls + b"".join(map(_apply, encoders, row))
             null_bitmap = bytearray(bitmap_size)
             out = []
             for i, value in enumerate(row):
@@ -424,6 +427,10 @@ def binary_row_encoder(fields: Sequence[Field]) -> Callable[[Row], bytes]:
             raise
 
     return encode
+
+
+def _apply(encoder: Callable[[bytes], bytes], value: bytes) -> bytes:
+    return encoder(value)
 
 
 def _fits(encoder: Callable[[bytes], bytes], value: bytes) -> bool:
