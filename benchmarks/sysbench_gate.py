@@ -64,10 +64,13 @@ class Target:
     password: str
     database: str
     pid: int | None = None
+    socket: str = ""  # a Unix socket sysbench connects to instead of 127.0.0.1:port
 
     def options(self) -> list[str]:
+        where = [f"--mysql-socket={self.socket}"] if self.socket else [
+            "--mysql-host=127.0.0.1", f"--mysql-port={self.port}"]
         return [
-            "--db-driver=mysql", "--mysql-host=127.0.0.1", f"--mysql-port={self.port}",
+            "--db-driver=mysql", *where,
             f"--mysql-user={self.user}", f"--mysql-password={self.password}", f"--mysql-db={self.database}",
         ]  # fmt: skip
 
@@ -272,9 +275,10 @@ def commerce_primary(layout: ClusterLayout) -> dict[str, Any]:
     return ctl(layout, "GetTablet", f"{alias['cell']}-{alias['uid']}")
 
 
-def direct_target(tablet: dict[str, Any]) -> Target:
+def direct_target(tablet: dict[str, Any], unix_socket: bool) -> Target:
     """The MariaDB of the commerce primary, as the gate's pools reach it (vt_app, database commerce)."""
-    return Target(DIRECT, int(tablet["mysql_port"]), APP.user, APP.password, UNSHARDED_KEYSPACE)
+    return Target(DIRECT, int(tablet["mysql_port"]), APP.user, APP.password, UNSHARDED_KEYSPACE,
+                  socket=tablet["mysql_socket"] if unix_socket else "")
 
 
 def start_forwarder(tablet: dict[str, Any], port: int) -> subprocess.Popen[bytes]:
@@ -452,6 +456,9 @@ def main() -> None:
                         help="port of the byte forwarder (default 21506)")
     parser.add_argument("--no-forwarder", action="store_true",
                         help="leave out the byte forwarder (the floor of a Python relay)")
+    parser.add_argument("--socket", action="store_true",
+                        help="sysbench connects to MariaDB and to the gate over their Unix sockets, not TCP "
+                             "(the byte forwarder, TCP only, is left out)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args()
     if args.half_load_runs < 1:
@@ -471,7 +478,8 @@ def main() -> None:
         add_sbtest_to_vschemas(layout)
         bench = Bench(args.time, args.threads, args.table_size, layout, args.half_load_runs)
         gate = [
-            Target(f"gate/{ks}", layout.gate_port, GATE_USER, "", ks, gate_pid(root))
+            Target(f"gate/{ks}", layout.gate_port, GATE_USER, "", ks, gate_pid(root),
+                   socket=str(layout.gate_socket) if args.socket else "")
             for ks in (UNSHARDED_KEYSPACE, SHARDED_KEYSPACE)
         ]  # fmt: skip
         for target in gate:
@@ -480,8 +488,8 @@ def main() -> None:
             if failed:
                 bench.prepare_errors[target.name] = report(failed)
         primary = commerce_primary(layout)
-        targets = [direct_target(primary), *gate]
-        if not args.no_forwarder:
+        targets = [direct_target(primary, args.socket), *gate]
+        if not args.no_forwarder and not args.socket:
             forwarder = start_forwarder(primary, args.forwarder_port)
             targets.append(Target(FORWARDER, args.forwarder_port, APP.user, APP.password, UNSHARDED_KEYSPACE,
                                   forwarder.pid))
@@ -501,7 +509,7 @@ def main() -> None:
     print(table)
     print(f"\n{facts['cpus']} CPUs, {facts['mariadb']}, {facts['sysbench']}, commit {facts['commit']}; load average "
           f"{facts['loadavg_start'][0]:.2f} at start, {facts['loadavg_end'][0]:.2f} at end; "
-          f"total {time.monotonic() - started:.0f} s")  # fmt: skip
+          f"total {time.monotonic() - started:.0f} s; clients over {'Unix sockets' if args.socket else 'TCP'}")  # fmt: skip
     if args.json:
         settings = {
             "time": args.time,
@@ -509,6 +517,7 @@ def main() -> None:
             "table_size": args.table_size,
             "half_load_runs": args.half_load_runs,
             "shards": SHARDS,
+            "unix_sockets": args.socket,
         }
         args.json.write_text(json.dumps({
             "command": command, "machine": facts, "settings": settings,
