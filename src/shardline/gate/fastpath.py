@@ -366,7 +366,7 @@ class FastQuery:
         """Sends the command on ``pooled`` (behind the transaction's BEGIN if it ``opens`` the session's
         transaction there); False (connection given back, nothing sent) if it cannot take it."""
         self.started = time.perf_counter()
-        reserved = opens or _holds_transaction(session)
+        reserved = _holds_transaction(session)  # so does a statement that opens the transaction on the shard
         self.session, self.sql, self.pooled, self.reserved = session, sql, pooled, reserved
         self.route, self.shard, self.ending, self.begin_error = route, shard, "", None
         target = route.shards[shard]
