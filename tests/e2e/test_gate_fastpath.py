@@ -279,6 +279,27 @@ def test_a_client_gone_during_a_fast_query_gives_its_connection_back(e2e_cluster
         other.close()
 
 
+def test_a_client_gone_mid_transaction_on_the_fast_path_has_it_rolled_back(e2e_cluster: ClusterThread, customers):
+    conn, other = e2e_cluster.connect("customer"), e2e_cluster.connect("customer")
+    template = f"SELECT SLEEP({{seconds}}) FROM customer WHERE customer_id = {IDS[8]}"
+    try:
+        rows(conn, template.format(seconds="0.01"))  # learn the shape
+        idle = lent(e2e_cluster)
+        rows(conn, "BEGIN")
+        rows(conn, f"UPDATE customer SET name = 'uncommitted' WHERE customer_id = {IDS[8]}")
+        conn._execute_command(3, template.format(seconds="0.5"))  # on the transaction's connection, never read
+        time.sleep(0.1)
+        conn._force_close()
+        deadline = time.monotonic() + 5
+        while lent(e2e_cluster) > idle and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert lent(e2e_cluster) == idle  # the busy connection was closed, not kept nor lent again
+        assert rows(other, f"SELECT name FROM customer WHERE customer_id = {IDS[8]}") == [(f"fp{IDS[8]}",)]
+        rows(other, f"UPDATE customer SET name = 'fp{IDS[8]}' WHERE customer_id = {IDS[8]}")  # no lock left
+    finally:
+        other.close()
+
+
 def _raw_session(port: int, database: str) -> socket.socket:
     """A socket past the MySQL handshake (user root, no password)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
