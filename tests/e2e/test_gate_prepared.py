@@ -39,6 +39,34 @@ def test_prepared_statements_route_merge_and_write(e2e_cluster: ClusterThread):
     asyncio.run(scenario())
 
 
+def test_rows_of_several_shards_are_relayed_one_shard_after_the_other(e2e_cluster: ClusterThread):
+    """A scatter read that needs no merging: each shard's rows, binary or text, reach the client as sent."""
+    async def scenario() -> None:
+        conn = await connect("127.0.0.1", e2e_cluster.gate_port, "root", "", "customer")
+        try:
+            await conn.query("DELETE FROM customer WHERE customer_id BETWEEN 921 AND 960")
+            expected = set()
+            for customer_id in range(921, 961):  # both shards
+                email = None if customer_id % 7 == 0 else f"c{customer_id}@example.com"
+                quoted = "NULL" if email is None else f"'{email}'"
+                await conn.query(f"INSERT INTO customer (customer_id, name, email, tier, balance, created) VALUES "
+                                 f"({customer_id}, 'n{customer_id}', {quoted}, 5, 1.25, '2026-03-04')")
+                expected.add((str(customer_id).encode(), None if email is None else email.encode(), b"1.25"))
+            sql = "SELECT customer_id, email, balance FROM customer WHERE customer_id BETWEEN {} AND {} AND tier = 5"
+            statement = await conn.prepare(sql.format("?", "?"))
+            binary = await conn.execute(statement, [921, 960])
+            text = await conn.query(sql.format(921, 960))
+            for result in (binary, text):
+                assert [f.name for f in result.fields] == ["customer_id", "email", "balance"]
+                assert len(result.rows) == 40 and set(result.rows) == expected
+            none = await conn.execute(statement, [5000, 5001])
+            assert none.rows == [] and [f.name for f in none.fields] == ["customer_id", "email", "balance"]
+        finally:
+            await conn.close()
+
+    asyncio.run(scenario())
+
+
 def test_sysbench_point_selects_with_and_without_prepared_statements(e2e_cluster: ClusterThread):
     common = ["--mysql-host=127.0.0.1", f"--mysql-port={e2e_cluster.gate_port}", "--mysql-user=root",
               "--mysql-password=", "--mysql-db=commerce", "--tables=1", "--table-size=200"]

@@ -64,6 +64,22 @@ def test_single_mode_refuses_a_second_shard(conn):
     assert names(conn, LOW, HIGH) == set()
 
 
+def test_single_mode_refuses_a_first_statement_on_two_shards(conn):
+    insert(conn, LOW, "low")
+    insert(conn, HIGH, "high")
+    run(conn, "SET transaction_mode = 'single'")
+    run(conn, "BEGIN")
+    with pytest.raises(pymysql.err.MySQLError) as info:  # a scatter read: both shards at once
+        run(conn, f"SELECT name FROM customer WHERE customer_id BETWEEN {LOW} AND {HIGH}")
+    assert "multi-db transaction attempted" in info.value.args[1]
+    run(conn, "ROLLBACK")
+    run(conn, "SET transaction_mode = 'multi'")
+    run(conn, "BEGIN")
+    assert {r[0] for r in run(conn, f"SELECT name FROM customer WHERE customer_id BETWEEN {LOW} AND {HIGH}")} \
+        == {"low", "high"}
+    run(conn, "COMMIT")
+
+
 def test_autocommit_off_opens_transactions_implicitly(conn, e2e_cluster: ClusterThread):
     run(conn, "SET autocommit = 0")
     insert(conn, LOW, "implicit")

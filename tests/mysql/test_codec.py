@@ -42,6 +42,7 @@ from shardline.mysql.responses import (
 from shardline.mysql.resultset import (
     build_column,
     build_text_row,
+    concat_result_sets,
     decode_responses,
     parse_column,
     parse_text_row,
@@ -211,6 +212,38 @@ def test_result_set_decodes_with_multi_results() -> None:
         Result(fields, [(b"1", b"x"), (None, b"y")]),
         Result(rows_affected=2, insert_id=9),
     ]
+
+
+def _response(fields: list[Field], rows: list[tuple[bytes | None, ...]], warnings: int = 0,
+              status: int = ServerStatus.AUTOCOMMIT) -> bytes:
+    payloads = result_set_payloads(fields, [build_text_row(r) for r in rows], status, warnings)
+    return frame_all(payloads, 1)[0]
+
+
+def test_concat_result_sets_relays_every_rows_with_renumbered_packets() -> None:
+    fields = [Field("id", FieldType.LONG), Field("c")]
+    big = b"z" * (BIG + 10)  # a row split over two packets; its second packet starts with no header byte
+    low = _response(fields, [(b"1", b"a"), (b"2", None)], warnings=1)
+    empty = _response(fields, [], warnings=2)
+    high = _response(fields, [(b"9", big)] + [(str(i).encode(), b"x") for i in range(300)],
+                     status=ServerStatus.AUTOCOMMIT | ServerStatus.IN_TRANS)
+    data = concat_result_sets([low, empty, high])
+    assert data is not None
+    results, status = decode_responses(split_packets(data))
+    assert results == [Result(fields, [(b"1", b"a"), (b"2", None), (b"9", big)]
+                              + [(str(i).encode(), b"x") for i in range(300)], warnings=3)]
+    assert status == ServerStatus.AUTOCOMMIT | ServerStatus.IN_TRANS  # the last response's final EOF
+    assert resequence(data, 1)[0] == data  # sequence ids from 1, wrapping past 255, one per packet
+
+
+def test_concat_result_sets_declines_what_is_not_one_result_set() -> None:
+    fields = [Field("a", FieldType.LONG)]
+    rows = _response(fields, [(b"1",)])
+    ok = frame(build_ok(1, 0, ServerStatus.AUTOCOMMIT), 1)[0]
+    more = _response(fields, [(b"2",)], status=ServerStatus.AUTOCOMMIT | ServerStatus.MORE_RESULTS_EXISTS)
+    assert concat_result_sets([rows, ok]) is None
+    assert concat_result_sets([more + ok, rows]) is None
+    assert concat_result_sets([rows, rows[:-3]]) is None  # cut short: no final EOF
 
 
 TYPED_VALUES = [

@@ -25,6 +25,7 @@ from shardline.gate.session import Target, TransactionMode
 from shardline.gate.setparse import Scope, parse_set
 from shardline.gate.vcursor_impl import SessionVCursor
 from shardline.mysql.responses import parse_ok
+from shardline.mysql.resultset import concat_result_sets
 from shardline.sqltypes import DECIMAL_TYPES, FLOAT_TYPES, INTEGER_TYPES, Field, FieldType, Result
 from shardline.vindexes.base import CommitOrder
 
@@ -139,9 +140,11 @@ class Executor:
             session.in_transaction = True  # autocommit=0: every statement opens (or joins) a transaction
         vcursor = SessionVCursor(self, session, sql)
         root = plan.root
-        target = await plan.single_shard(vcursor, bind_vars) if relay is not None else None
-        if target is not None:
-            raw = await relay(target)
+        targets = await plan.relay_shards(vcursor, bind_vars) if relay is not None else None
+        if relay is not None and targets is not None and len(targets) > 1:
+            return root.plan_type, _concatenated(await self.scatter.run_on_shards(session, targets, relay))
+        if relay is not None and targets is not None:
+            raw = await relay(targets[0])
             if kind is K.SELECT:
                 self.fast.learn(session, plan, sql, bind_vars, prepared)
             if kind is not K.SELECT and raw[4] == 0x00:  # an OK packet: remember its insert id
@@ -382,6 +385,14 @@ def _bind_last_insert_id(normalized: str) -> str:
             return f"{before}:{LAST_INSERT_ID_BIND} AS `{match.group(2)}`"
         return f"{before}:{LAST_INSERT_ID_BIND}"
     return _LAST_INSERT_ID.sub(replace, normalized)
+
+
+def _concatenated(responses: list[bytes]) -> bytes:
+    raw = concat_result_sets(responses)
+    if raw is None:
+        raise Unsupported("a query that runs on several shards must return one result set each "
+                          "(SELECT ... INTO is supported only on one shard)")
+    return raw
 
 
 def _first_keyspace(primitive: Primitive) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shardline.errors import FailedPrecondition, ShardlineError
@@ -40,13 +40,14 @@ class ScatterConn:
         if len(queries) == 1:
             target, sql = queries[0]
             return [await self.run(session, target, _query_op(sql), order)]
-        results = await asyncio.gather(
-            *(self.run(session, target, _query_op(sql), order) for target, sql in queries),
-            return_exceptions=True)
-        for outcome in results:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        return results  # type: ignore[return-value]
+        self._check_single(session, [target for target, _ in queries], order)
+        return await _all(self.run(session, target, _query_op(sql), order) for target, sql in queries)
+
+    async def run_on_shards(self, session: Session, targets: list[ShardTarget],
+                            call: Callable[[ShardTarget], Awaitable[T]]) -> list[T]:
+        """``call`` for each target, concurrently (each reaching its shard through ``run``); results in order."""
+        self._check_single(session, targets, CommitOrder.NORMAL)
+        return await _all(call(target) for target in targets)
 
     async def execute_raw(self, session: Session, target: ShardTarget, sql: str) -> bytes:
         """Runs one query and returns the shard's response packets untouched, for relaying."""
@@ -84,12 +85,8 @@ class ScatterConn:
         existing = sessions.get(key)
         if existing is not None:
             return existing
-        if (order is CommitOrder.NORMAL and sessions
-                and session.transaction_mode is TransactionMode.SINGLE):
-            open_shards = ", ".join(f"{ks}/{shard}" for ks, shard in sessions)
-            raise FailedPrecondition(
-                f"multi-db transaction attempted: transaction_mode is single, the transaction is open on "
-                f"{open_shards} and this statement needs {target.keyspace}/{target.name}", code=1105)
+        if order is CommitOrder.NORMAL and sessions and session.transaction_mode is TransactionMode.SINGLE:
+            raise _multi_db(list(sessions), [target])
         conn = await self.gateway.connection(target, "primary", session.settings_sql)
         try:
             await conn.connection.query(session.begin_statement if order is CommitOrder.NORMAL else "BEGIN")
@@ -101,6 +98,17 @@ class ScatterConn:
             raise
         shard_session = sessions[key] = ShardSession(target, conn)
         return shard_session
+
+    @staticmethod
+    def _check_single(session: Session, targets: list[ShardTarget], order: CommitOrder) -> None:
+        """Refuses, before any of them runs, statements that would take a single-mode transaction past one
+        shard (run concurrently, none of them would see the others' shard sessions yet)."""
+        if (order is not CommitOrder.NORMAL or not session.in_transaction
+                or session.transaction_mode is not TransactionMode.SINGLE or session.target.tablet_type != "primary"):
+            return
+        open_keys = list(session.shard_sessions)
+        if len(set(open_keys) | {(t.keyspace, t.name) for t in targets}) > 1:
+            raise _multi_db(open_keys, targets)
 
     async def commit(self, session: Session) -> None:
         """Commits the session's transactions, pre, main and post, each shard after the other.
@@ -146,6 +154,23 @@ class ScatterConn:
             sessions.clear()
         session.savepoints.clear()
         session.in_transaction = False
+
+
+async def _all(calls: Iterable[Awaitable[T]]) -> list[T]:
+    """Awaits the calls concurrently; the first failure is raised once all of them have ended."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for outcome in results:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return results  # type: ignore[return-value]
+
+
+def _multi_db(open_keys: list[tuple[str, str]], targets: list[ShardTarget]) -> FailedPrecondition:
+    open_shards = ", ".join(f"{ks}/{shard}" for ks, shard in open_keys) or "no shard yet"
+    needed = ", ".join(f"{t.keyspace}/{t.name}" for t in targets if (t.keyspace, t.name) not in open_keys)
+    return FailedPrecondition(
+        f"multi-db transaction attempted: transaction_mode is single, the transaction is open on "
+        f"{open_shards} and this statement needs {needed}", code=1105)
 
 
 async def _prepared(conn: PooledConnection, sql: str) -> PreparedStatement:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterable, Sequence
 
-from shardline.mysql.constants import EOF_HEADER, ERR_HEADER, OK_HEADER, ServerStatus
+from shardline.mysql.constants import EOF_HEADER, ERR_HEADER, MAX_PAYLOAD_CHUNK, OK_HEADER, ServerStatus
 from shardline.mysql.responses import build_eof, is_eof, parse_eof, parse_error, parse_ok
 from shardline.mysql.wire import MalformedPacket, Reader, lenenc_bytes, lenenc_int, lenenc_str
 from shardline.sqltypes import Field, Result, Row
@@ -143,3 +143,60 @@ def decode_responses(
         if not status & ServerStatus.MORE_RESULTS_EXISTS:
             break
     return results, status
+
+
+def concat_result_sets(responses: Sequence[bytes]) -> bytes | None:
+    """One framed response with the rows of several servers' answers to the same query, none of them decoded.
+
+    Each response is complete as received (sequence ids from 1). The result has the first response's column
+    definitions, every response's rows in turn, and the last one's final EOF with the warnings added up; its
+    sequence ids run on from 1. None when a response is not one plain result set (an OK, several results).
+    """
+    spans: list[tuple[int, int]] = []
+    for data in responses:
+        span = _rows_span(data)
+        if span is None:
+            return None
+        spans.append(span)
+    first_rows = spans[0][0]
+    out = bytearray(responses[0][:first_rows])
+    warnings = 0
+    for data, (rows, final) in zip(responses, spans, strict=True):
+        out += data[rows:final]
+        warnings += data[final + 5] | data[final + 6] << 8
+    final_eof = len(out)
+    out += responses[-1][spans[-1][1]:]
+    out[final_eof + 5 : final_eof + 7] = min(warnings, 0xFFFF).to_bytes(2, "little")
+    seq = responses[0][first_rows + 3]  # the sequence id the first response's rows start with
+    pos, end = first_rows, len(out)
+    while pos < end:
+        out[pos + 3] = seq
+        seq = (seq + 1) & 0xFF
+        pos += 4 + (out[pos] | out[pos + 1] << 8 | out[pos + 2] << 16)
+    return bytes(out)
+
+
+def _rows_span(data: bytes) -> tuple[int, int] | None:
+    """Where a single result set's rows start and where its final EOF packet starts; None for anything else."""
+    end = len(data)
+    if end < 5 or data[4] in (OK_HEADER, ERR_HEADER, 0xFB):
+        return None
+    count = Reader(data, 4).lenenc_int()
+    pos = 0
+    for _ in range(count + 2):  # the column count, the column definitions, their EOF
+        pos += 4 + (data[pos] | data[pos + 1] << 8 | data[pos + 2] << 16)
+    rows = pos
+    continued = False
+    while pos + 4 <= end:
+        n = data[pos] | data[pos + 1] << 8 | data[pos + 2] << 16
+        following = pos + 4 + n
+        if following > end:
+            return None
+        if not continued and n == 5 and data[pos + 4] == EOF_HEADER:
+            status = data[pos + 7] | data[pos + 8] << 8
+            if following != end or status & ServerStatus.MORE_RESULTS_EXISTS:
+                return None
+            return rows, pos
+        continued = n == MAX_PAYLOAD_CHUNK
+        pos = following
+    return None

@@ -35,3 +35,9 @@ class Primitive(ABC):
         """The one shard on which the client's original text runs unchanged, so that the shard's response can be
         relayed as it is; None unless this node is such a route."""
         return None
+
+    async def relay_shards(self, vcursor: VCursor, bind_vars: BindVars) -> list[ShardTarget] | None:
+        """The shards on which the client's original text runs unchanged and whose result sets, one after
+        the other, are the answer (relayed without decoding their rows); None unless this node is such a route."""
+        target = await self.single_shard(vcursor, bind_vars)
+        return None if target is None else [target]

@@ -46,12 +46,22 @@ class Route(RoutedPrimitive):
 
     async def single_shard(self, vcursor: VCursor, bind_vars: BindVars) -> ShardTarget | None:
         """The one shard the client's original text can run on unchanged, or None if that is not the case."""
+        shards = await self.relay_shards(vcursor, bind_vars)
+        return shards[0] if shards is not None and len(shards) == 1 else None
+
+    async def relay_shards(self, vcursor: VCursor, bind_vars: BindVars) -> list[ShardTarget] | None:
+        """Where the client's text runs unchanged: one shard, or several whose rows need no merging (an IN route
+        reaching several shards narrows its list per shard instead, so it is not relayed)."""
         if not self.passthrough:
             return None
         destinations = await self.routing.destinations(vcursor, bind_vars)
         if not destinations:  # no row can match: any shard answers with the fields (and empty aggregates)
-            return vcursor.shards(self.keyspace)[0]
-        return destinations[0].shard if len(destinations) == 1 else None
+            return [vcursor.shards(self.keyspace)[0]]
+        if len(destinations) == 1:
+            return [destinations[0].shard]
+        if self.in_bind or self.order or self.helpers:
+            return None
+        return [d.shard for d in destinations]
 
     async def execute(self, vcursor: VCursor, bind_vars: BindVars) -> Result:
         destinations = await self.routing.destinations(vcursor, bind_vars)
