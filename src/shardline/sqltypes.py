@@ -55,7 +55,7 @@ BINARY_CHARSET = 63
 UTF8MB4_GENERAL_CI = 45
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Field:
     """One column of a result: the column definition of MySQL's protocol."""
 

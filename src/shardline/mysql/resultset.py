@@ -6,6 +6,7 @@ final EOF (or ERR). When the final EOF/OK carries SERVER_MORE_RESULTS_EXISTS ano
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Iterable, Sequence
 
@@ -51,9 +52,26 @@ def parse_column(payload: bytes) -> Field:
     )
 
 
+# The same columns come back with every execution of a query: each definition is decoded once.
+_cached_column = functools.lru_cache(maxsize=4096)(parse_column)
+
+
+_SHORT_LENGTHS = [bytes((n,)) for n in range(0xFB)]
+
+
 def build_text_row(row: Row) -> bytes:
     """Encodes a text-protocol row: each value a length-encoded string, 0xFB for NULL."""
-    return b"".join(b"\xfb" if v is None else lenenc_bytes(v) for v in row)
+    parts = []
+    append = parts.append
+    for value in row:
+        if value is None:
+            append(b"\xfb")
+        elif len(value) < 0xFB:
+            append(_SHORT_LENGTHS[len(value)])
+            append(value)
+        else:
+            append(lenenc_bytes(value))
+    return b"".join(parts)
 
 
 def parse_text_row(payload: bytes, column_count: int) -> Row:
@@ -121,7 +139,7 @@ def decode_responses(
             i += 1
         else:
             count = Reader(payload).lenenc_int()
-            fields = [parse_column(p) for p in payloads[i + 1 : i + 1 + count]]
+            fields = [_cached_column(p) for p in payloads[i + 1 : i + 1 + count]]
             i += 1 + count
             if i >= n or not is_eof(payloads[i]):
                 raise MalformedPacket("malformed packet: no EOF after the column definitions")
