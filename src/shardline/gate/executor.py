@@ -18,6 +18,7 @@ from shardline.gate.engine.sqltemplate import SQLTemplate
 from shardline.gate.fastpath import FastPath
 from shardline.gate.planner import PlanCache, build_plan, normalize
 from shardline.gate.planner.classify import StatementKind, classify, leading_words
+from shardline.gate.planner.normalize import ShapeNormalizer
 from shardline.gate.pool import DEFAULT_PIPELINE_DEPTH
 from shardline.gate.prepared import PLANNED_KINDS, PreparedQuery, prepare_query
 from shardline.gate.querylog import QueryLogEntry
@@ -65,6 +66,7 @@ class Executor:
         self.metrics = metrics
         self.querylog = querylog
         self.plans = PlanCache(plan_cache_size)
+        self.normalizer = ShapeNormalizer(plan_cache_size)
         self.sequences = SequenceCache()
         self.fast = FastPath(serving, scatter.gateway, metrics, querylog, capacity=plan_cache_size,
                              pipeline_depth=pipeline_depth)
@@ -109,7 +111,7 @@ class Executor:
         return plan
 
     async def _execute_planned(self, session: Session, sql: str, kind: StatementKind) -> tuple[str, Result | bytes]:
-        normalized, bind_vars = normalize(sql)
+        normalized, bind_vars = self.normalizer.normalize(sql)
 
         def relay(target: ShardTarget) -> Awaitable[bytes]:
             return self.scatter.execute_raw(session, target, sql)

@@ -11,6 +11,7 @@ from shardline.errors import MySQLError
 from shardline.gate.engine.bindvars import Literal
 from shardline.gate.engine.sqltemplate import SQLTemplate
 from shardline.gate.planner import normalize
+from shardline.gate.planner.normalize import ShapeNormalizer
 
 ROUND_TRIP = [
     "SELECT * FROM customer WHERE customer_id = 5",
@@ -88,3 +89,30 @@ def test_an_unterminated_string_is_a_syntax_error():
     with pytest.raises(MySQLError) as caught:
         normalize("SELECT 'abc FROM t")
     assert caught.value.code == 1064
+
+
+SAME_SHAPE = [  # statements differing only in literals the shape masks
+    ("SELECT c FROM sbtest1 WHERE id BETWEEN 5 AND 104", "SELECT c FROM sbtest1 WHERE id BETWEEN 77 AND 176"),
+    ("SELECT * FROM t WHERE a = 'x' AND b = 1.50", "SELECT * FROM t WHERE a = 'yz' AND b = 22.1"),
+    ("SELECT a, b FROM t WHERE c = 3 ORDER BY 2, 1", "SELECT a, b FROM t WHERE c = 4 ORDER BY 1, 2"),  # positions
+    ("SELECT CAST(a AS DECIMAL(10, 2)) FROM t WHERE b = 9", "SELECT CAST(a AS DECIMAL(12, 4)) FROM t WHERE b = 8"),
+    ("SELECT a AS 'alias' FROM t WHERE b = 'v'", "SELECT a AS 'other' FROM t WHERE b = 'w'"),
+    ("SELECT * FROM t FOR UPDATE WAIT 5", "SELECT * FROM t FOR UPDATE WAIT 6"),
+    ("INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y')", "INSERT INTO t (a, b) VALUES (3, 'p'), (4, 'q')"),
+]
+
+
+@pytest.mark.parametrize("first, second", SAME_SHAPE)
+def test_the_shape_normalizer_gives_what_normalize_gives(first: str, second: str):
+    normalizer = ShapeNormalizer(capacity=100)
+    for sql in (first, second, first, second):  # learned on the first, then answered by shape where trusted
+        assert normalizer.normalize(sql) == normalize(sql), sql
+
+
+def test_the_shape_normalizer_keeps_at_most_its_capacity():
+    normalizer = ShapeNormalizer(capacity=2)
+    for table in ("a", "b", "c"):
+        normalizer.normalize(f"SELECT * FROM {table} WHERE id = 1")
+    assert len(normalizer._shapes) == 2
+    with pytest.raises(MySQLError):
+        normalizer.normalize("SELECT 'unterminated")

@@ -105,6 +105,8 @@ class Aggregate(Primitive):
         return Result(fields=self._output_fields(fields), rows=rows)
 
     def _aggregate(self, fields: list[Field], rows: list[Row]) -> Row:
+        if not self.aggregates and rows:
+            return rows[0]  # DISTINCT, or GROUP BY without aggregates: the group's first row
         out: list[bytes | None] = list(rows[0]) if rows else [None] * len(fields)
         for agg in self.aggregates:
             out[agg.column] = _compute(agg, fields, rows)

@@ -85,7 +85,10 @@ def value_key(fields: Sequence[Field], column: int, weight_column: int | None) -
 def row_key(fields: Sequence[Field], columns: Sequence[tuple[int, int | None]]) -> Callable[[Row], tuple]:
     """A key over several (column, weight column) pairs, for grouping and DISTINCT."""
     keys = [value_key(fields, column, weight) for column, weight in columns]
-    return lambda row: tuple(key(row) for key in keys)
+    if len(keys) == 1:
+        (only,) = keys
+        return lambda row: (only(row),)
+    return lambda row: tuple([key(row) for key in keys])
 
 
 def sort_rows(rows: list[Row], fields: Sequence[Field], order: Sequence[OrderKey]) -> list[Row]:

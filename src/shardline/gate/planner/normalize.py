@@ -17,6 +17,7 @@ from sqlglot.tokens import Token, TokenType
 from shardline.gate.engine.bindvars import Literal
 from shardline.gate.engine.sqltokens import tokenize
 from shardline.gate.planner.parse import syntax_error
+from shardline.gate.planner.shape import statement_shape
 
 T = TokenType
 
@@ -44,10 +45,40 @@ _MALFORMED = object()
 
 def normalize(sql: str) -> tuple[str, dict[str, Literal]]:
     """Returns the statement with its literals replaced by ``:vN`` and the bind variables that restore them."""
+    return _normalized(sql, _replaced_literals(sql))
+
+
+class ShapeNormalizer:
+    """``normalize`` without the tokenizer for statements of a known shape (``statement_shape``: one regular
+    expression). A shape is trusted once ``normalize`` has replaced exactly its masked literals, with the same
+    values; statements of other shapes are normalized as usual. Holds up to ``capacity`` shapes."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._shapes: dict[str, str | None] = {}  # shape -> its normalized text, or None: not trusted
+
+    def normalize(self, sql: str) -> tuple[str, dict[str, Literal]]:
+        shape, values, spans = statement_shape(sql)
+        normalized = self._shapes.get(shape)
+        if normalized is not None:
+            return normalized, {f"v{i}": Literal(sql[start:end], value)
+                                for i, ((start, end), value) in enumerate(zip(spans, values, strict=True), 1)}
+        replaced = _replaced_literals(sql)
+        normalized, bind_vars = _normalized(sql, replaced)
+        if shape not in self._shapes:
+            if len(self._shapes) >= self.capacity:
+                self._shapes.pop(next(iter(self._shapes)))
+            same = [(start, end) for start, end, _ in replaced] == spans and all(
+                type(value) is type(mine) and value == mine for (_, _, value), mine in zip(replaced, values, strict=True))
+            self._shapes[shape] = normalized if same else None
+        return normalized, bind_vars
+
+
+def _normalized(sql: str, replaced: list[tuple[int, int, Any]]) -> tuple[str, dict[str, Literal]]:
     out: list[str] = []
     bind_vars: dict[str, Literal] = {}
     pos = 0
-    for start, end, value in _replaced_literals(sql):
+    for start, end, value in replaced:
         name = f"v{len(bind_vars) + 1}"
         bind_vars[name] = Literal(sql[start:end], value)
         out.append(sql[pos:start])
