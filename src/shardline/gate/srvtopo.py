@@ -36,18 +36,23 @@ class ServingGraph:
         self._srv_keyspaces: dict[str, SrvKeyspace] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._vschema_loaded = asyncio.Event()
+        self._keyspaces_loaded = asyncio.Event()  # the first snapshot of the cell's SrvKeyspaces is applied
         self._last_error: ShardlineError | None = None  # of the SrvVSchema watch, for a clear start-up error
 
     async def start(self, timeout: float = 10.0) -> None:
-        """Starts the watches; returns once the serving VSchema is known (or raises Unavailable)."""
+        """Starts the watches; returns once the serving VSchema and the keyspaces' serving shards are known
+        (or raises Unavailable), so that the gate's first query finds them."""
         self._tasks = [asyncio.create_task(self._watch_vschema()), asyncio.create_task(self._watch_keyspaces()),
                        asyncio.create_task(self._watch_tablets())]
         try:
             async with asyncio.timeout(timeout):
                 await self._vschema_loaded.wait()
+                await self._keyspaces_loaded.wait()
         except TimeoutError:
             if self._last_error is not None:
                 raise Unavailable(f"cannot read the serving graph of cell '{self.cell}': {self._last_error}") from None
+            if self._vschema_loaded.is_set():
+                raise Unavailable(f"the SrvKeyspaces of cell '{self.cell}' were not read in {timeout}s") from None
             raise Unavailable(f"no SrvVSchema in cell '{self.cell}' after {timeout}s: run "
                               "`shardline ctl RebuildVSchemaGraph`") from None
 
@@ -122,9 +127,11 @@ class ServingGraph:
                         if srv != self._srv_keyspaces.get(keyspace):
                             self._apply_srv_keyspace(keyspace, srv)
                     self._srv_keyspaces = dict(srv_keyspaces)
+                    self._keyspaces_loaded.set()
             except asyncio.CancelledError:
                 raise
             except ShardlineError as exc:
+                self._last_error = exc
                 log.warning("SrvKeyspace watch of cell %s failed, retrying: %s", self.cell, exc)
             await asyncio.sleep(1.0)
 
