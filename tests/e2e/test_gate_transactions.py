@@ -80,6 +80,18 @@ def test_single_mode_refuses_a_first_statement_on_two_shards(conn):
     run(conn, "COMMIT")
 
 
+def test_single_mode_refuses_an_autocommit_write_to_two_shards_and_changes_nothing(conn):
+    insert(conn, LOW, "low")
+    insert(conn, HIGH, "high")
+    run(conn, "SET transaction_mode = 'single'")
+    with pytest.raises(pymysql.err.MySQLError) as info:  # it would run in a two-shard transaction of its own
+        run(conn, f"UPDATE customer SET name = 'both' WHERE customer_id BETWEEN {LOW} AND {HIGH}")
+    assert "multi-db transaction attempted" in info.value.args[1]
+    assert names(conn, LOW, HIGH) == {"low", "high"}
+    run(conn, f"UPDATE customer SET name = 'one' WHERE customer_id = {LOW}")  # one shard is fine
+    assert names(conn, LOW, HIGH) == {"one", "high"}
+
+
 def test_autocommit_off_opens_transactions_implicitly(conn, e2e_cluster: ClusterThread):
     run(conn, "SET autocommit = 0")
     insert(conn, LOW, "implicit")
