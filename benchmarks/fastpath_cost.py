@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
+from inprocess_gate import gate_on
 
 from shardline.gate.server import Gate
 from shardline.mysql.binary import build_execute
 from shardline.mysql.client import connect
 from shardline.mysql.framing import frame
-from shardline.topo.server import TopoServer
 
 SQL = "SELECT c FROM sbtest1 WHERE id={}"
 WARMUP = 2000
@@ -128,17 +128,11 @@ async def _canned_response(server_conn: Any, packet: bytes, backends: list[tuple
 
 
 async def main(args: argparse.Namespace) -> None:
-    ts = await TopoServer.open(f"embedded:{args.root / 'topo.db'}")
-    gate = Gate(ts, "zone1", port=0, http_port=None)
-    await gate.start()
-    try:
+    async with gate_on(args.root) as gate:
         for keyspace in ("commerce", "customer"):
             for prepared in (True, False):
                 cost = await measure(gate, keyspace, prepared, args.queries, args.profile)
                 print(f"{keyspace:<9} {'prepared' if prepared else 'text':<9} {cost:6.2f} µs per query")
-    finally:
-        await gate.close()
-        await ts.close()
 
 
 if __name__ == "__main__":

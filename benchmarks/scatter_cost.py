@@ -22,10 +22,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import uvloop
+from inprocess_gate import gate_on
 
-from shardline.gate.server import Gate
 from shardline.mysql.client import Connection, connect
-from shardline.topo.server import TopoServer
 
 RANGE = 100  # sysbench's --range_size
 STATEMENTS = {  # oltp_read_only's statements, with {a} and {b} for the range's ends
@@ -49,10 +48,7 @@ async def runner(client: Connection, sql: str, prepared: bool) -> Callable[[int]
 
 
 async def main(args: argparse.Namespace) -> None:
-    ts = await TopoServer.open(f"embedded:{args.root / 'topo.db'}")
-    gate = Gate(ts, "zone1", port=0, http_port=None)
-    await gate.start()
-    try:
+    async with gate_on(args.root) as gate:
         client = await connect("127.0.0.1", gate.port, "root", "", args.keyspace)
         try:
             for kind in args.kinds.split(","):
@@ -75,9 +71,6 @@ async def main(args: argparse.Namespace) -> None:
                         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         finally:
             await client.close()
-    finally:
-        await gate.close()
-        await ts.close()
 
 
 if __name__ == "__main__":
