@@ -244,6 +244,7 @@ def test_concat_result_sets_declines_what_is_not_one_result_set() -> None:
     assert concat_result_sets([rows, ok]) is None
     assert concat_result_sets([more + ok, rows]) is None
     assert concat_result_sets([rows, rows[:-3]]) is None  # cut short: no final EOF
+    assert concat_result_sets([rows, _response([fields[0], Field("b")], [(b"1", b"2")])]) is None  # 1 and 2 columns
 
 
 TYPED_VALUES = [

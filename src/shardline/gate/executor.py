@@ -392,8 +392,8 @@ def _bind_last_insert_id(normalized: str) -> str:
 def _concatenated(responses: list[bytes]) -> bytes:
     raw = concat_result_sets(responses)
     if raw is None:
-        raise Unsupported("a query that runs on several shards must return one result set each "
-                          "(SELECT ... INTO is supported only on one shard)")
+        raise Unsupported("a query that runs on several shards must return one result set each, with the same "
+                          "columns (SELECT ... INTO is supported only on one shard)")
     return raw
 
 

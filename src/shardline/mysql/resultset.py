@@ -168,12 +168,13 @@ def concat_result_sets(responses: Sequence[bytes]) -> bytes | None:
 
     Each response is complete as received (sequence ids from 1). The result has the first response's column
     definitions, every response's rows in turn, and the last one's final EOF with the warnings added up; its
-    sequence ids run on from 1. None when a response is not one plain result set (an OK, several results).
+    sequence ids run on from 1. None when a response is not one plain result set (an OK, several results) or
+    the responses differ in their number of columns.
     """
     spans: list[tuple[int, int]] = []
     for data in responses:
         span = _rows_span(data)
-        if span is None:
+        if span is None or data[: 4 + data[0]] != responses[0][: 4 + responses[0][0]]:  # the column count packet
             return None
         spans.append(span)
     first_rows = spans[0][0]
