@@ -103,10 +103,12 @@ def test_shapes_that_differ_from_the_normalizer_are_detected():
 def test_unterminated_quotes_and_comments_are_scanned_in_linear_time(unit: str):
     small, large = "SELECT " + unit * 2_000, "SELECT " + unit * 32_000
 
-    def seconds(sql: str) -> float:
-        started = time.perf_counter()
-        statement_shape(sql)
-        return time.perf_counter() - started
+    def seconds(sql: str) -> float:  # the best of 3: a busy machine only ever adds time
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            statement_shape(sql)
+            times.append(time.perf_counter() - started)
+        return min(times)
 
-    seconds(small)
     assert seconds(large) < max(0.05, 40 * seconds(small))  # 16 times the text; quadratic would be 256 times
