@@ -115,6 +115,50 @@ def test_prepared_point_selects_take_the_fast_path(e2e_cluster: ClusterThread, c
     asyncio.run(scenario())
 
 
+def test_scatter_reads_with_nothing_to_merge_take_the_fast_path(e2e_cluster: ClusterThread, customers):
+    """Every shard's rows, text or binary, relayed one shard after the other; shard errors and transactions too."""
+    expected = {(i, f"fp{i}") for i in IDS}  # on both shards
+    sql = "SELECT customer_id, name FROM customer WHERE name LIKE {} AND tier = {}"
+    conn = e2e_cluster.connect("customer")
+    try:
+        before = fast_count(e2e_cluster)
+        for _ in range(4):  # the first teaches the shape
+            assert set(rows(conn, sql.format("'fp%'", 1))) == expected
+        assert rows(conn, sql.format("'nobody'", 1)) == []
+        assert fast_count(e2e_cluster) - before >= 4
+        with pytest.raises(pymysql.err.MySQLError) as info:  # the same shape, refused by both shards
+            rows(conn, "SELECT customer_id, name FROM customer WHERE name REGEXP '(' AND tier = 1")
+        assert info.value.args[0] == 1139
+        rows(conn, "SELECT customer_id, name FROM customer WHERE name REGEXP 'fp' AND tier = 1")  # learned
+        with pytest.raises(pymysql.err.MySQLError) as info:
+            rows(conn, "SELECT customer_id, name FROM customer WHERE name REGEXP '(' AND tier = 1")
+        assert info.value.args[0] == 1139
+        assert rows(conn, "SELECT 1") == [(1,)] and lent(e2e_cluster) == 0
+        rows(conn, "BEGIN")  # inside a transaction every shard joins it: the ordinary path opens them
+        before = fast_count(e2e_cluster)
+        assert set(rows(conn, sql.format("'fp%'", 1))) == expected
+        assert fast_count(e2e_cluster) == before
+        rows(conn, "ROLLBACK")
+    finally:
+        conn.close()
+
+    async def prepared() -> None:
+        client = await connect("127.0.0.1", e2e_cluster.gate_port, "root", "", "customer")
+        try:
+            statement = await client.prepare(sql.format("?", "?"))
+            for _ in range(3):  # the ordinary path prepares it on the backend connections it uses
+                await client.execute(statement, ["fp%", 1])
+            before = fast_count(e2e_cluster)
+            for _ in range(5):
+                result = await client.execute(statement, ["fp%", 1])
+                assert {(int(i), name.decode()) for i, name in result.rows} == expected
+            assert fast_count(e2e_cluster) - before >= 3
+        finally:
+            await client.close()
+
+    asyncio.run(prepared())
+
+
 def test_transactions_targets_and_settings_keep_their_meaning(e2e_cluster: ClusterThread, customers):
     conn = e2e_cluster.connect("customer")
     try:

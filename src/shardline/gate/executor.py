@@ -22,11 +22,11 @@ from shardline.gate.planner.normalize import ShapeNormalizer
 from shardline.gate.pool import DEFAULT_PIPELINE_DEPTH
 from shardline.gate.prepared import PLANNED_KINDS, PreparedQuery, prepare_query
 from shardline.gate.querylog import QueryLogEntry
+from shardline.gate.scatter_conn import concatenated
 from shardline.gate.session import Target, TransactionMode
 from shardline.gate.setparse import Scope, parse_set
 from shardline.gate.vcursor_impl import SessionVCursor
 from shardline.mysql.responses import parse_ok
-from shardline.mysql.resultset import concat_result_sets
 from shardline.sqltypes import DECIMAL_TYPES, FLOAT_TYPES, INTEGER_TYPES, Field, FieldType, Result
 from shardline.vindexes.base import CommitOrder
 
@@ -144,7 +144,10 @@ class Executor:
         root = plan.root
         targets = await plan.relay_shards(vcursor, bind_vars) if relay is not None else None
         if relay is not None and targets is not None and len(targets) > 1:
-            return root.plan_type, _concatenated(await self.scatter.run_on_shards(session, targets, relay))
+            raw = concatenated(await self.scatter.run_on_shards(session, targets, relay))
+            if kind is K.SELECT:
+                self.fast.learn(session, plan, sql, bind_vars, prepared)
+            return root.plan_type, raw
         if relay is not None and targets is not None:
             raw = await relay(targets[0])
             if kind is K.SELECT:
@@ -387,14 +390,6 @@ def _bind_last_insert_id(normalized: str) -> str:
             return f"{before}:{LAST_INSERT_ID_BIND} AS `{match.group(2)}`"
         return f"{before}:{LAST_INSERT_ID_BIND}"
     return _LAST_INSERT_ID.sub(replace, normalized)
-
-
-def _concatenated(responses: list[bytes]) -> bytes:
-    raw = concat_result_sets(responses)
-    if raw is None:
-        raise Unsupported("a query that runs on several shards must return one result set each, with the same "
-                          "columns (SELECT ... INTO is supported only on one shard)")
-    return raw
 
 
 def _first_keyspace(primitive: Primitive) -> str:

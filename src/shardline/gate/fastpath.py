@@ -6,7 +6,11 @@ vindex, a key-range lookup and an idle pooled connection to the shard's tablet: 
 prepared statement the backend connection already holds) goes to the shard, and the shard's packets go back to
 the client untouched.
 
-The fast path learns from the ordinary path. After the ordinary path relayed a SELECT to one shard, ``learn``
+A SELECT whose plan relays the client's statement to every shard of a scatter route, with nothing to merge
+(no ORDER BY, LIMIT, aggregate or DISTINCT), goes to an idle pooled connection of each shard at once outside
+transactions; the shards' result sets are joined undecoded once the last is in (``FastScatter``).
+
+The fast path learns from the ordinary path. After the ordinary path relayed a SELECT to its shards, ``learn``
 records whether its statement shape (``planner.shape``; for a prepared statement, its text) can take the fast
 path for that session target, and where the vindex value sits. A shape is accepted only if the planner's
 normalizer replaces exactly the literals the shape masks, so every statement of that shape has the same plan,
@@ -51,7 +55,7 @@ from shardline.gate.planner.normalize import literal_spans
 from shardline.gate.planner.shape import statement_shape
 from shardline.gate.pool import DEFAULT_PIPELINE_DEPTH
 from shardline.gate.querylog import QueryLogEntry
-from shardline.gate.scatter_conn import ScatterConn
+from shardline.gate.scatter_conn import ScatterConn, concatenated
 from shardline.gate.session import ShardSession, TransactionMode
 from shardline.mysql.binary import retarget_execute
 from shardline.vindexes.base import FunctionalVindex
@@ -103,11 +107,12 @@ class FastRoute:
     the vindex and the position of its value among the literals (parameters), or no vindex (the first shard)."""
 
     __slots__ = ("plan_type", "vindex", "value_index", "version", "shards", "starts", "latency", "shard_latency",
-                 "pipelinable", "service")
+                 "pipelinable", "service", "scatter")
 
     def __init__(self, plan_type: str, vindex: FunctionalVindex | None, value_index: int, version: int,
                  shards: list[ShardTarget], latency: LatencyHistogram, shard_latency: list[LatencyHistogram],
-                 pipelinable: bool) -> None:
+                 pipelinable: bool, scatter: bool = False) -> None:
+        self.scatter = scatter  # its statements go to every shard, their rows relayed one shard after the other
         self.pipelinable = pipelinable  # its statements cannot wait on the shard (locks, sleeps, ...)
         self.service = 0.0  # moving average of its statements' time on the shard, queueing excluded
         self.plan_type = plan_type
@@ -167,10 +172,14 @@ class FastPath:
                 return self._run_transaction_statement(session, statement, sink)
         sql = body.decode("utf-8", "surrogateescape")
         shape, values, _ = statement_shape(sql)
-        found = self._place(session, ("q", shape, session.target), values)
+        route = self._learned(session, ("q", shape, session.target))
+        if route is not None and route.scatter:
+            payload = _QUERY + body
+            return self._run_scatter(session, sql, route, lambda pooled: payload, sink)
+        found = self._place(session, route, values)
         if found is None:
             return False
-        route, index, pooled, opens = found
+        index, pooled, opens = found
         return sink.send(session, sql, pooled, opens, _QUERY + body, route, index)
 
     def run_prepared(self, session: Session, statement: ServerStatement, body: bytes, params: list[Any],
@@ -182,10 +191,17 @@ class FastPath:
             transaction_statement = _transaction_statement(sql.encode("utf-8", "surrogateescape"))
             if transaction_statement is not None:
                 return self._run_transaction_statement(session, transaction_statement, sink)
-        found = self._place(session, ("p", sql, session.target), params)
+        route = self._learned(session, ("p", sql, session.target))
+        if route is not None and route.scatter:
+            def payload(pooled: PooledConnection) -> bytes | None:
+                backend = pooled.prepared.get(sql)
+                return None if backend is None else retarget_execute(body, backend.id, statement.param_count,
+                                                                     statement.bound_types)
+            return self._run_scatter(session, sql, route, payload, sink)
+        found = self._place(session, route, params)
         if found is None:
             return False
-        route, index, pooled, opens = found
+        index, pooled, opens = found
         backend_statement = pooled.prepared.get(sql)
         if backend_statement is None:  # the ordinary path prepares it on the connections it uses
             if opens or not _holds_transaction(session):
@@ -214,15 +230,20 @@ class FastPath:
             return False
         return sink.end_transaction(session, statement, shard_session)
 
-    def _place(self, session: Session, key: tuple[Any, ...],
-               values: list[Any]) -> tuple[FastRoute, int, PooledConnection, bool] | None:
-        """The learned route of ``key``, the position of the shard ``values`` go to, a connection to that shard
-        and whether the statement opens the session's transaction there; None where the statement takes the
-        ordinary path."""
+    def _learned(self, session: Session, key: tuple[Any, ...]) -> FastRoute | None:
+        """The learned route of ``key`` if the session may take the fast path and the route is current."""
         if not _eligible(session):
             return None
         route = self.routes.get(key)
         if type(route) is not FastRoute or route.version != self.serving.vschema_version:
+            return None
+        return route
+
+    def _place(self, session: Session, route: FastRoute | None,
+               values: list[Any]) -> tuple[int, PooledConnection, bool] | None:
+        """The position of the shard ``values`` go to on ``route``, a connection to that shard and whether the
+        statement opens the session's transaction there; None where the statement takes the ordinary path."""
+        if route is None:
             return None
         index = route.shard_index(values)
         if index < 0:
@@ -230,7 +251,31 @@ class FastPath:
         pooled, opens = self._connection(session, route, index)
         if pooled is None:
             return None
-        return route, index, pooled, opens
+        return index, pooled, opens
+
+    def _run_scatter(self, session: Session, sql: str, route: FastRoute,
+                     payload: Callable[[PooledConnection], bytes | None], sink: FastQuery) -> bool:
+        """A statement of a scatter route on an idle pooled connection to every shard (outside transactions:
+        inside one, every shard would join it); False (nothing sent) where the ordinary path must run it."""
+        if session.in_transaction:
+            return False
+        tablet_type = session.target.tablet_type
+        lent: list[PooledConnection] = []
+        payloads: list[bytes] = []
+        for shard in route.shards:
+            pooled = self.gateway.try_connection(shard, tablet_type, session.settings_sql)
+            if pooled is None:
+                break
+            lent.append(pooled)
+            data = payload(pooled)
+            if data is None:  # a backend connection without the prepared statement: the ordinary path prepares
+                break
+            payloads.append(data)
+        if len(payloads) < len(route.shards) or not payloads:
+            for pooled in lent:
+                pooled.release()
+            return False
+        return sink.scatter().send(session, sql, route, lent, payloads)
 
     def _connection(self, session: Session, route: FastRoute, index: int) -> tuple[PooledConnection | None, bool]:
         """The connection for the statement, and whether the statement opens the session's transaction on it:
@@ -253,8 +298,9 @@ class FastPath:
 
     def learn(self, session: Session, plan: Plan, sql: str, bind_vars: dict[str, Any],
               prepared: PreparedQuery | None) -> None:
-        """After the ordinary path relayed a SELECT to one shard: records whether statements like it (same
-        shape, or the same prepared statement) can take the fast path for the session's target."""
+        """After the ordinary path relayed a SELECT to one shard, or to every shard of a scatter route: records
+        whether statements like it (same shape, or the same prepared statement) can take the fast path for the
+        session's target."""
         if session.target.shard:
             return
         version = self.serving.vschema_version
@@ -289,7 +335,12 @@ class FastPath:
         routing = root.routing
         vindex: FunctionalVindex | None = None
         index = -1
-        if routing.variant not in _FIXED_SHARD:
+        scatter = routing.variant is RouteVariant.SCATTER
+        if scatter:
+            if root.in_bind or root.order or root.helpers:
+                return None
+            pipelinable = False
+        elif routing.variant not in _FIXED_SHARD:
             if (routing.variant is not RouteVariant.EQUAL_UNIQUE or not isinstance(routing.vindex, FunctionalVindex)
                     or len(routing.values) != 1 or type(routing.values[0]) is not BindVar):
                 return None
@@ -305,7 +356,8 @@ class FastPath:
         metrics = self.metrics
         return FastRoute(root.plan_type, vindex, index, version, shards,
                          metrics.query_histogram(root.plan_type, session.target.keyspace),
-                         [metrics.shard_histogram(s.keyspace, s.name, tablet_type) for s in shards], pipelinable)
+                         [metrics.shard_histogram(s.keyspace, s.name, tablet_type) for s in shards], pipelinable,
+                         scatter)
 
 
 def _transaction_statement(text: bytes) -> str | None:
@@ -346,7 +398,7 @@ class FastQuery:
     connection's command (``Connection.submit``) and answers the client from the backend's callback."""
 
     __slots__ = ("fast", "conn", "session", "sql", "pooled", "reserved", "route", "shard", "started", "ending",
-                 "begin_error")
+                 "begin_error", "_scatter")
 
     def __init__(self, fast: FastPath, conn: ServerConnection) -> None:
         self.fast = fast
@@ -360,6 +412,13 @@ class FastQuery:
         self.started = 0.0
         self.ending = ""  # COMMIT or ROLLBACK: the statement ends the session's transaction
         self.begin_error: ShardlineError | None = None  # the shard refused the BEGIN sent before the statement
+        self._scatter: FastScatter | None = None
+
+    def scatter(self) -> FastScatter:
+        """The connection's statement that goes to every shard (made on first use)."""
+        if self._scatter is None:
+            self._scatter = FastScatter(self.fast, self.conn)
+        return self._scatter
 
     def send(self, session: Session, sql: str, pooled: PooledConnection, opens: bool, payload: bytes,
              route: FastRoute, shard: int) -> bool:
@@ -481,6 +540,100 @@ class FastQuery:
                 sql=self.sql, plan=route.plan_type, keyspace=session.target.keyspace,
                 shards=[route.shards[self.shard].name], seconds=elapsed, error=str(error) if error else "",
                 username=session.username, connection_id=session.connection_id))
+
+
+class FastScatter:
+    """One client connection's statement on every shard of a scatter route: sent on all of them at once, each
+    shard's response kept until the last is in, then their result sets joined undecoded for the client
+    (``concat_result_sets``), or the first shard's error (in shard order) sent instead."""
+
+    __slots__ = ("fast", "conn", "session", "sql", "route", "lent", "responses", "errors", "waiting", "started")
+
+    def __init__(self, fast: FastPath, conn: ServerConnection) -> None:
+        self.fast = fast
+        self.conn = conn
+        self.session: Session | None = None
+        self.sql = ""
+        self.route: FastRoute | None = None
+        self.lent: list[PooledConnection] = []
+        self.responses: list[bytes] = []
+        self.errors: list[ShardlineError | None] = []
+        self.waiting = 0
+        self.started = 0.0
+
+    def send(self, session: Session, sql: str, route: FastRoute, lent: list[PooledConnection],
+             payloads: list[bytes]) -> bool:
+        """Sends ``payloads[i]`` on ``lent[i]``, the connection to ``route.shards[i]``; False (connections given
+        back, nothing sent) if the first cannot take it."""
+        self.started = time.perf_counter()
+        self.session, self.sql, self.route, self.lent = session, sql, route, lent
+        count = len(lent)
+        self.responses, self.errors, self.waiting = [b""] * count, [None] * count, count
+        for i, (pooled, payload) in enumerate(zip(lent, payloads, strict=True)):
+            try:
+                pooled.connection.submit(payload, _ScatterSink(self, i))
+            except ShardlineError as exc:
+                if i == 0:
+                    for other in lent:
+                        other.release()
+                    return False
+                self.done(i, b"", exc)  # the shards before it were sent the statement: it answers for them all
+        return True
+
+    def done(self, index: int, response: bytes, error: ShardlineError | None) -> None:
+        """Shard ``index`` answered (or failed); the client is answered once every shard has."""
+        route = self.route
+        assert route is not None
+        route.shard_latency[index].observe(time.perf_counter() - self.started)
+        self.responses[index], self.errors[index] = response, error
+        self.waiting -= 1
+        if self.waiting:
+            return
+        for pooled in self.lent:
+            pooled.release()
+        self.lent = []
+        error = next((e for e in self.errors if e is not None), None)
+        raw = None
+        if error is None:
+            try:
+                raw = concatenated(self.responses)
+            except ShardlineError as exc:
+                error = exc
+        self.responses = []
+        elapsed = time.perf_counter() - self.started
+        route.latency.observe(elapsed)
+        fast, session = self.fast, self.session
+        assert session is not None
+        fast.metrics.fast_path_queries += 1
+        if fast.querylog.has_subscribers:
+            fast.querylog.add(QueryLogEntry(
+                sql=self.sql, plan=route.plan_type, keyspace=session.target.keyspace,
+                shards=[shard.name for shard in route.shards], seconds=elapsed, error=str(error) if error else "",
+                username=session.username, connection_id=session.connection_id))
+        if raw is not None:
+            self.conn.send_raw(raw)
+        else:
+            assert error is not None
+            fast.metrics.count_error(error.code)
+            self.conn.send_error(error)
+        self.conn.fast_path_done()
+
+
+class _ScatterSink:
+    """One shard's response to a FastScatter statement."""
+
+    __slots__ = ("scatter", "index")
+
+    def __init__(self, scatter: FastScatter, index: int) -> None:
+        self.scatter = scatter
+        self.index = index
+
+    def set_result(self, response: bytes) -> None:
+        self.scatter.done(self.index, response, None)
+
+    def set_exception(self, exc: BaseException) -> None:
+        error = exc if isinstance(exc, ShardlineError) else ShardlineError(f"internal error: {exc}")
+        self.scatter.done(self.index, b"", error)
 
 
 class _BeginSink:

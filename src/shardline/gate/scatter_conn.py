@@ -8,8 +8,9 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from shardline.errors import FailedPrecondition, ShardlineError
+from shardline.errors import FailedPrecondition, ShardlineError, Unsupported
 from shardline.gate.session import ShardSession, TransactionMode
+from shardline.mysql.resultset import concat_result_sets
 from shardline.vindexes.base import CommitOrder
 
 if TYPE_CHECKING:
@@ -154,6 +155,15 @@ class ScatterConn:
             sessions.clear()
         session.savepoints.clear()
         session.in_transaction = False
+
+
+def concatenated(responses: list[bytes]) -> bytes:
+    """The shards' responses to one relayed statement as the client's one response (``concat_result_sets``)."""
+    raw = concat_result_sets(responses)
+    if raw is None:
+        raise Unsupported("a query that runs on several shards must return one result set each, with the same "
+                          "columns (SELECT ... INTO is supported only on one shard)")
+    return raw
 
 
 async def _all(calls: Iterable[Awaitable[T]]) -> list[T]:
