@@ -35,6 +35,18 @@ class Watched:
         records = (await self.get("/debug/status"))["recent_recoveries"]
         return [record for record in records if record["analysis"] == analysis]
 
+    async def recovered(self, analysis: str) -> list[dict[str, Any]]:
+        """``recoveries(analysis)`` once there is one: the repaired state can show before the agent has
+        recorded the recovery as finished."""
+        found: list[dict[str, Any]] = []
+
+        async def finished() -> bool:
+            found[:] = await self.recoveries(analysis)
+            return bool(found)
+
+        await eventually(finished, f"a finished {analysis} recovery")
+        return found
+
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 15.0) -> float:
     """Waits until ``check()`` is true; returns how many seconds that took."""

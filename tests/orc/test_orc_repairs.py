@@ -21,7 +21,7 @@ async def test_stopped_replication_is_restarted(watched):
     shard = watched.shard
     await shard.sql(102, "STOP SLAVE")
     await eventually(lambda: replication_running(shard, 102), "102 replicating again")
-    [record, *_] = await watched.recoveries("ReplicationStopped")
+    [record, *_] = await watched.recovered("ReplicationStopped")
     assert (record["recovery"], record["tablet"], record["result"]) == ("FixReplica", str(alias(102)), "success")
     metrics = await watched.get("/metrics")
     assert (
@@ -36,7 +36,7 @@ async def test_a_replica_replicating_from_the_wrong_source_is_repointed(watched)
     await shard.sql(102, f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={port}")
     await shard.sql(102, "START SLAVE")
     await eventually(lambda: replication_running(shard, 102, source_uid=100), "102 replicating from 100")
-    assert (await watched.recoveries("ConnectedToWrongPrimary"))[0]["result"] == "success"
+    assert (await watched.recovered("ConnectedToWrongPrimary"))[0]["result"] == "success"
     await shard.insert(100, range(0, 5))
     await shard.wait_for(102, set(range(5)))
 
@@ -49,7 +49,7 @@ async def test_a_read_only_primary_is_made_writable(watched):
         return await shard.variable(100, "read_only") == 0
 
     await eventually(writable, "100 writable")
-    assert (await watched.recoveries("PrimaryIsReadOnly"))[0]["recovery"] == "FixPrimary"
+    assert (await watched.recovered("PrimaryIsReadOnly"))[0]["recovery"] == "FixPrimary"
     assert (await shard.shard_record()).primary_alias == alias(100)
 
 
@@ -62,7 +62,7 @@ async def test_a_replica_that_stopped_acknowledging_is_fixed(tmp_path):
             return await shard.variable(101, "rpl_semi_sync_slave_enabled") == 1
 
         await eventually(acknowledging, "101 acknowledging again")
-        assert (await watched.recoveries("ReplicaSemiSyncMustBeSet"))[0]["result"] == "success"
+        assert (await watched.recovered("ReplicaSemiSyncMustBeSet"))[0]["result"] == "success"
 
 
 async def test_nothing_is_repaired_while_another_actor_holds_the_shard_lock(watched):
