@@ -19,6 +19,7 @@ from shardline.gate.fastpath import FastPath
 from shardline.gate.planner import PlanCache, build_plan, normalize
 from shardline.gate.planner.classify import StatementKind, classify, leading_words
 from shardline.gate.planner.normalize import ShapeNormalizer
+from shardline.gate.planner.shape import Shape
 from shardline.gate.pool import DEFAULT_PIPELINE_DEPTH
 from shardline.gate.prepared import PLANNED_KINDS, PreparedQuery, prepare_query
 from shardline.gate.querylog import QueryLogEntry
@@ -71,8 +72,9 @@ class Executor:
         self.fast = FastPath(serving, scatter.gateway, metrics, querylog, capacity=plan_cache_size,
                              pipeline_depth=pipeline_depth)
 
-    async def execute(self, session: Session, sql: str) -> Result | bytes:
-        """Runs one client statement; returns a Result, or the raw packets of a relayed single-shard result."""
+    async def execute(self, session: Session, sql: str, shaped: Shape | None = None) -> Result | bytes:
+        """Runs one client statement; returns a Result, or the raw packets of a relayed result. ``shaped``: the
+        statement's ``statement_shape`` if the fast path computed it before declining the statement."""
         start = time.perf_counter()
         entry = QueryLogEntry(sql=sql, plan="", keyspace=session.target.keyspace, username=session.username,
                               connection_id=session.connection_id) if self.querylog.has_subscribers else None
@@ -80,7 +82,7 @@ class Executor:
         try:
             kind = classify(sql)
             if kind in _PLANNED:
-                plan_kind, outcome = await self._execute_planned(session, sql, kind)
+                plan_kind, outcome = await self._execute_planned(session, sql, kind, shaped)
             else:
                 plan_kind = kind.value
                 outcome = await self._execute_other(session, sql, kind)
@@ -110,8 +112,9 @@ class Executor:
             self.plans.put(key, plan)
         return plan
 
-    async def _execute_planned(self, session: Session, sql: str, kind: StatementKind) -> tuple[str, Result | bytes]:
-        normalized, bind_vars = self.normalizer.normalize(sql)
+    async def _execute_planned(self, session: Session, sql: str, kind: StatementKind,
+                               shaped: Shape | None) -> tuple[str, Result | bytes]:
+        normalized, bind_vars = self.normalizer.normalize(sql, shaped)
 
         def relay(target: ShardTarget) -> Awaitable[bytes]:
             return self.scatter.execute_raw(session, target, sql)

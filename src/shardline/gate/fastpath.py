@@ -52,7 +52,7 @@ from shardline.gate.engine.evalengine import BindVar
 from shardline.gate.engine.route import Route
 from shardline.gate.engine.routing import RouteVariant
 from shardline.gate.planner.normalize import literal_spans
-from shardline.gate.planner.shape import statement_shape
+from shardline.gate.planner.shape import Shape, statement_shape
 from shardline.gate.pool import DEFAULT_PIPELINE_DEPTH
 from shardline.gate.querylog import QueryLogEntry
 from shardline.gate.scatter_conn import ScatterConn, concatenated
@@ -171,7 +171,9 @@ class FastPath:
             if statement is not None:
                 return self._run_transaction_statement(session, statement, sink)
         sql = body.decode("utf-8", "surrogateescape")
-        shape, values, _ = statement_shape(sql)
+        shaped = statement_shape(sql)
+        sink.shaped = (sql, shaped)  # the ordinary path reuses it if this declines
+        shape, values, _ = shaped
         route = self._learned(session, ("q", shape, session.target))
         if route is not None and route.scatter:
             payload = _QUERY + body
@@ -398,7 +400,7 @@ class FastQuery:
     connection's command (``Connection.submit``) and answers the client from the backend's callback."""
 
     __slots__ = ("fast", "conn", "session", "sql", "pooled", "reserved", "route", "shard", "started", "ending",
-                 "begin_error", "_scatter")
+                 "begin_error", "shaped", "_scatter")
 
     def __init__(self, fast: FastPath, conn: ServerConnection) -> None:
         self.fast = fast
@@ -412,7 +414,13 @@ class FastQuery:
         self.started = 0.0
         self.ending = ""  # COMMIT or ROLLBACK: the statement ends the session's transaction
         self.begin_error: ShardlineError | None = None  # the shard refused the BEGIN sent before the statement
+        self.shaped: tuple[str, Shape] | None = None  # the last text statement run_query saw, and its shape
         self._scatter: FastScatter | None = None
+
+    def take_shape(self, sql: str) -> Shape | None:
+        """The shape run_query computed for ``sql`` (the statement it just declined), once."""
+        shaped, self.shaped = self.shaped, None
+        return shaped[1] if shaped is not None and shaped[0] == sql else None
 
     def scatter(self) -> FastScatter:
         """The connection's statement that goes to every shard (made on first use)."""

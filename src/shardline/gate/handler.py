@@ -58,7 +58,7 @@ class GateHandler(Handler):
 
     async def on_query(self, conn: ServerConnection, sql: str) -> None:
         try:
-            outcome = await self.executor.execute(self.session, sql)
+            outcome = await self.executor.execute(self.session, sql, self._fast_query.take_shape(sql))
         finally:
             self._sync_status(conn)
         if isinstance(outcome, bytes):

@@ -17,7 +17,7 @@ from sqlglot.tokens import Token, TokenType
 from shardline.gate.engine.bindvars import Literal
 from shardline.gate.engine.sqltokens import tokenize
 from shardline.gate.planner.parse import syntax_error
-from shardline.gate.planner.shape import statement_shape
+from shardline.gate.planner.shape import Shape, statement_shape
 
 T = TokenType
 
@@ -57,8 +57,9 @@ class ShapeNormalizer:
         self.capacity = capacity
         self._shapes: dict[str, str | None] = {}  # shape -> its normalized text, or None: not trusted
 
-    def normalize(self, sql: str) -> tuple[str, dict[str, Literal]]:
-        shape, values, spans = statement_shape(sql)
+    def normalize(self, sql: str, shaped: Shape | None = None) -> tuple[str, dict[str, Literal]]:
+        """``normalize(sql)``; ``shaped``: ``statement_shape(sql)`` if the caller has it already."""
+        shape, values, spans = shaped if shaped is not None else statement_shape(sql)
         normalized = self._shapes.get(shape)
         if normalized is not None:
             return normalized, {f"v{i}": Literal(sql[start:end], value)

@@ -30,7 +30,10 @@ _INT_MARK = "\0i"
 _DECIMAL_MARK = "\0d"
 
 
-def statement_shape(sql: str) -> tuple[str, list[Any], list[tuple[int, int]]]:
+Shape = tuple[str, list[Any], list[tuple[int, int]]]
+
+
+def statement_shape(sql: str) -> Shape:
     """The shape of ``sql``, the masked literals' values (int, Decimal or str) and their ``(start, end)``."""
     parts: list[str] = []
     values: list[Any] = []
