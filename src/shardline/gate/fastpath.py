@@ -296,6 +296,13 @@ class FastPath:
         depth = self.pipeline_depth if route.pipelined else 1
         return self.gateway.try_connection(shard, tablet_type, session.settings_sql, depth), False
 
+    def log(self, session: Session, sql: str, plan: str, shards: list[str], seconds: float,
+            error: ShardlineError | None) -> None:
+        """Adds a statement answered on the fast path to the query log (callers check ``has_subscribers``)."""
+        self.querylog.add(QueryLogEntry(
+            sql=sql, plan=plan, keyspace=session.target.keyspace, shards=shards, seconds=seconds,
+            error=str(error) if error else "", username=session.username, connection_id=session.connection_id))
+
     # -- learning ----------------------------------------------------------------------------------------
 
     def learn(self, session: Session, plan: Plan, sql: str, bind_vars: dict[str, Any],
@@ -480,7 +487,7 @@ class FastQuery:
             self.conn.fast_path_done()
 
     def set_exception(self, exc: BaseException) -> None:
-        error = exc if isinstance(exc, ShardlineError) else ShardlineError(f"internal error: {exc}")
+        error = _as_error(exc)
         if self.ending:
             self._end_transaction(error)
             return
@@ -515,10 +522,7 @@ class FastQuery:
         fast.metrics.observe_query(self.sql, session.target.keyspace, elapsed)
         fast.metrics.fast_path_queries += 1
         if fast.querylog.has_subscribers:
-            fast.querylog.add(QueryLogEntry(
-                sql=self.sql, plan=self.sql, keyspace=session.target.keyspace,
-                shards=shards or [], seconds=elapsed, error=str(error) if error else "", username=session.username,
-                connection_id=session.connection_id))
+            fast.log(session, self.sql, self.sql, shards or [], elapsed, error)
         if error is None:
             conn.send_ok()
         else:
@@ -544,10 +548,7 @@ class FastQuery:
         fast = self.fast
         fast.metrics.fast_path_queries += 1
         if fast.querylog.has_subscribers:
-            fast.querylog.add(QueryLogEntry(
-                sql=self.sql, plan=route.plan_type, keyspace=session.target.keyspace,
-                shards=[route.shards[self.shard].name], seconds=elapsed, error=str(error) if error else "",
-                username=session.username, connection_id=session.connection_id))
+            fast.log(session, self.sql, route.plan_type, [route.shards[self.shard].name], elapsed, error)
 
 
 class FastScatter:
@@ -614,10 +615,7 @@ class FastScatter:
         assert session is not None
         fast.metrics.fast_path_queries += 1
         if fast.querylog.has_subscribers:
-            fast.querylog.add(QueryLogEntry(
-                sql=self.sql, plan=route.plan_type, keyspace=session.target.keyspace,
-                shards=[shard.name for shard in route.shards], seconds=elapsed, error=str(error) if error else "",
-                username=session.username, connection_id=session.connection_id))
+            fast.log(session, self.sql, route.plan_type, [shard.name for shard in route.shards], elapsed, error)
         if raw is not None:
             self.conn.send_raw(raw)
         else:
@@ -640,7 +638,7 @@ class _ScatterSink:
         self.scatter.done(self.index, response, None)
 
     def set_exception(self, exc: BaseException) -> None:
-        error = exc if isinstance(exc, ShardlineError) else ShardlineError(f"internal error: {exc}")
+        error = _as_error(exc)
         self.scatter.done(self.index, b"", error)
 
 
@@ -656,7 +654,12 @@ class _BeginSink:
         return None
 
     def set_exception(self, exc: BaseException) -> None:
-        self.query.begin_error = exc if isinstance(exc, ShardlineError) else ShardlineError(f"internal error: {exc}")
+        self.query.begin_error = _as_error(exc)
+
+
+def _as_error(exc: BaseException) -> ShardlineError:
+    """A backend connection's failure as the error the client gets."""
+    return exc if isinstance(exc, ShardlineError) else ShardlineError(f"internal error: {exc}")
 
 
 def _holds_transaction(session: Session) -> bool:

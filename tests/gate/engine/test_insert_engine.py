@@ -209,7 +209,7 @@ async def test_an_insert_whose_rows_share_one_shard_is_relayed_as_written(dml: D
     values = ", ".join(f"({9000 + cid}, {cid}, 'relay', 1)" for cid in customers)
     normalized, binds = normalize(f"insert into corder (order_id, customer_id, sku, qty) values {values}")
     plan = build_plan(normalized, dml.env.vschema, keyspace=dml.customer)
-    target = await plan.single_shard(dml.cursor(), binds)
+    target = await plan.root.single_shard(dml.cursor(), binds)
     if relayed:
         assert (target.keyspace, target.name) == (dml.customer, shard_of(ksid(customers[0])))
     else:
@@ -221,7 +221,7 @@ async def test_an_insert_with_lookup_rows_or_sequence_values_is_never_relayed(dm
                 "insert into customer (customer_id, email) values (1, 'lookup@example.com')"):  # owned lookup
         normalized, binds = normalize(sql)
         plan = build_plan(normalized, dml.env.vschema, keyspace=dml.customer)
-        assert await plan.single_shard(dml.cursor(), binds) is None, sql
+        assert await plan.root.single_shard(dml.cursor(), binds) is None, sql
 
 
 async def test_explicit_values_for_an_auto_increment_primary_vindex_column_are_relayed(dml: DmlEnv):
@@ -234,5 +234,5 @@ async def test_explicit_values_for_an_auto_increment_primary_vindex_column_are_r
     for sql, shard in (("insert into ticket (ticket_id, note) values (4, 'x')", shard_of(ksid(4))),
                        ("insert into ticket (note) values ('x')", None)):
         normalized, binds = normalize(sql)
-        target = await build_plan(normalized, vschema, keyspace=dml.customer).single_shard(dml.cursor(), binds)
+        target = await build_plan(normalized, vschema, keyspace=dml.customer).root.single_shard(dml.cursor(), binds)
         assert (target.name if target else None) == shard, sql

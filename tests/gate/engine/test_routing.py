@@ -28,13 +28,13 @@ async def test_single_shard_tells_the_fast_path_the_target_without_running_anyth
     normalized, bind_vars = normalize(f"SELECT * FROM customer WHERE customer_id = {CUSTOMER_ID}")
     plan = build_plan(normalized, sharded_env.vschema, keyspace="customer")
     vcursor = DirectVCursor(sharded_env)
-    target = await plan.single_shard(vcursor, bind_vars)
+    target = await plan.root.single_shard(vcursor, bind_vars)
     assert target is not None and f"customer/{target.name}" == shard_of(CUSTOMER_ID)
     assert vcursor.log == []
     for sql in ["SELECT * FROM customer", "SELECT COUNT(*) FROM customer", "SELECT * FROM corder ORDER BY 1"]:
         normalized, bind_vars = normalize(sql)
         plan = build_plan(normalized, sharded_env.vschema, keyspace="customer")
-        assert await plan.single_shard(vcursor, bind_vars) is None
+        assert await plan.root.single_shard(vcursor, bind_vars) is None
 
 
 async def test_an_in_list_is_split_by_shard(sharded_env: ShardedEnv):

@@ -24,10 +24,6 @@ class Plan:
     async def execute(self, vcursor: VCursor, bind_vars: BindVars) -> Result:
         return await self.root.execute(vcursor, bind_vars)
 
-    async def single_shard(self, vcursor: VCursor, bind_vars: BindVars) -> ShardTarget | None:
-        """The one shard on which the client's original text runs unchanged, if the plan is such a route."""
-        return await self.root.single_shard(vcursor, bind_vars)
-
     async def relay_shards(self, vcursor: VCursor, bind_vars: BindVars) -> list[ShardTarget] | None:
         """The shards whose responses to the client's original text, concatenated, answer it (see Primitive)."""
         return await self.root.relay_shards(vcursor, bind_vars)
