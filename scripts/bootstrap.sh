@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what shardline needs on a Debian machine: Debian packages and a venv in .venv. Idempotent and quick
-# when everything is already there.
+# Installs what shardline needs on a Debian machine: Debian packages, a venv in .venv and the gate's compiled
+# modules (scripts/build_native.py). Idempotent and quick when everything is already there.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 pkgs=(mariadb-server mariadb-client mariadb-backup libmariadb-dev pkg-config gcc sysbench etcd-server etcd-client)
@@ -24,6 +24,7 @@ if [ ! -f "$stamp" ]; then
   echo "preparing the Python environment in .venv" >&2
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1
-  "$venv/bin/pip" install -q --disable-pip-version-check -e "$root[test]" 2> >(grep -v "^WARNING: Location" >&2)
+  "$venv/bin/pip" install -q --disable-pip-version-check -e "$root[test,build]" 2> >(grep -v "^WARNING: Location" >&2)
   rm -f "$venv"/.installed-*; touch "$stamp"
 fi
+"$venv/bin/python" "$root/scripts/build_native.py"

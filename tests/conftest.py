@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+
+# The tests run the modules the gate runs: the compiled ones, rebuilt first if a source changed since the last
+# build (before anything imports them: a process keeps the extension it loaded).
+if subprocess.run([sys.executable, str(Path(__file__).parent.parent / "scripts" / "build_native.py")]).returncode:
+    pytest.exit("scripts/build_native.py failed (above): the compiled modules would not match their sources", 1)
 
 from shardline.errors import FailedPrecondition
 from shardline.mysqlctl.instance import MysqlInstance

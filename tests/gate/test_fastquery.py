@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from shardline.gate.fastpath import FastQuery
+from shardline.gate.fastpath import FastPath, FastQuery
+from shardline.gate.metrics import GateMetrics
 from shardline.gate.planner import normalize
 from shardline.gate.planner.normalize import ShapeNormalizer
 from shardline.gate.planner.shape import statement_shape
+from shardline.gate.querylog import QueryLog
+from shardline.gate.tablet_gateway import TabletGateway
+from shardline.mysql.server import MySQLServer, ServerConnection
+from shardline.mysql.users import UserStore
 
 
 def test_take_shape_gives_the_declined_statements_shape_once_and_only_for_it() -> None:
-    query = FastQuery(cast(Any, None), cast(Any, None))
+    # a connection that never connected (the compiled FastQuery checks its arguments' types)
+    server = MySQLServer(lambda conn: cast(Any, None), users=UserStore({}))
+    fast = FastPath(cast(Any, None), TabletGateway(), GateMetrics(), QueryLog())
+    query = FastQuery(fast, ServerConnection(server, 1))
     sql = "SELECT c FROM t WHERE id BETWEEN 5 AND 104"
     query.shaped = (sql, statement_shape(sql))
     assert query.take_shape("SELECT c FROM t WHERE id BETWEEN 6 AND 105") is None  # another statement

@@ -178,6 +178,8 @@ class FastPath:
         if route is not None and route.scatter:
             payload = _QUERY + body
             return self._run_scatter(session, sql, route, lambda pooled: payload, sink)
+        if route is None:
+            return False
         found = self._place(session, route, values)
         if found is None:
             return False
@@ -195,11 +197,13 @@ class FastPath:
                 return self._run_transaction_statement(session, transaction_statement, sink)
         route = self._learned(session, ("p", sql, session.target))
         if route is not None and route.scatter:
-            def payload(pooled: PooledConnection) -> bytes | None:
+            def payloads(pooled: PooledConnection) -> bytes | None:
                 backend = pooled.prepared.get(sql)
                 return None if backend is None else retarget_execute(body, backend.id, statement.param_count,
                                                                      statement.bound_types)
-            return self._run_scatter(session, sql, route, payload, sink)
+            return self._run_scatter(session, sql, route, payloads, sink)
+        if route is None:
+            return False
         found = self._place(session, route, params)
         if found is None:
             return False
@@ -241,12 +245,10 @@ class FastPath:
             return None
         return route
 
-    def _place(self, session: Session, route: FastRoute | None,
+    def _place(self, session: Session, route: FastRoute,
                values: list[Any]) -> tuple[int, PooledConnection, bool] | None:
         """The position of the shard ``values`` go to on ``route``, a connection to that shard and whether the
         statement opens the session's transaction there; None where the statement takes the ordinary path."""
-        if route is None:
-            return None
         index = route.shard_index(values)
         if index < 0:
             return None
@@ -354,9 +356,10 @@ class FastPath:
                     or len(routing.values) != 1 or type(routing.values[0]) is not BindVar):
                 return None
             vindex = routing.vindex
-            index = value_index(routing.values[0].name)
-            if index is None:
+            found = value_index(routing.values[0].name)
+            if found is None:
                 return None
+            index = found
         tablet_type = session.target.tablet_type
         try:
             shards = self.serving.shards(routing.keyspace, tablet_type)

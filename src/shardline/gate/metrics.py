@@ -111,6 +111,6 @@ class _QueryCollector:
 
 def _buckets(histograms: list[LatencyHistogram]) -> tuple[list[tuple[str, float]], float]:
     """Cumulative ``le`` buckets and the sum of several histograms taken together."""
-    counts = [sum(column) for column in zip(*(h.counts for h in histograms), strict=True)]
+    counts = [sum(column) for column in zip(*[h.counts for h in histograms], strict=True)]
     bounds = [str(bound) for bound in LATENCY_BUCKETS] + ["+Inf"]
     return list(zip(bounds, accumulate(counts), strict=True)), sum(h.sum for h in histograms)

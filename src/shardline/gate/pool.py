@@ -89,11 +89,11 @@ class TabletPool:
             if conn.shared < depth and conn.settings_sql == settings_sql and not conn.connection.closed:
                 conn.shared += 1
                 return conn
-        conn = self.try_idle(settings_sql)
-        if conn is not None:
-            conn.shared = 1
-            self._pipelines.append(conn)
-        return conn
+        idle = self.try_idle(settings_sql)
+        if idle is not None:
+            idle.shared = 1
+            self._pipelines.append(idle)
+        return idle
 
     async def _wait_for_slot(self) -> None:
         """Waits until a returned connection's slot is handed over (DeadlineExceeded after wait_timeout)."""
@@ -187,4 +187,4 @@ class TabletPool:
         """Closes idle connections; lent ones are closed when they come back."""
         self._closed = True
         idle, self._idle = self._idle, []
-        await asyncio.gather(*(c.connection.close() for c in idle), return_exceptions=True)
+        await asyncio.gather(*[c.connection.close() for c in idle], return_exceptions=True)

@@ -167,7 +167,7 @@ class TabletGateway:
 
     async def close(self) -> None:
         pools, self._pools = list(self._pools.values()), {}
-        await asyncio.gather(*(p.close() for p in pools), return_exceptions=True)
+        await asyncio.gather(*[p.close() for p in pools], return_exceptions=True)
 
 
 def _local_socket(tablet: Tablet) -> str:

@@ -407,8 +407,8 @@ def binary_row_encoder(fields: Sequence[Field]) -> Callable[[Row], bytes]:
         try:
             if None not in row:
                 if strings_only:
-                    return no_nulls + b"".join(map(lenenc_bytes, row))
-                return no_nulls + b"".join(map(_apply, encoders, row))
+                    return no_nulls + b"".join(map(lenenc_bytes, row))  # type: ignore[arg-type]  # no None in row
+                return no_nulls + b"".join(map(_apply, encoders, row))  # type: ignore[arg-type]  # no None in row
             null_bitmap = bytearray(bitmap_size)
             out = []
             for i, value in enumerate(row):

@@ -108,7 +108,7 @@ class ClientHandshake:
         ).build()
 
 
-def _ok_status(buf: bytes, pos: int) -> int:
+def _ok_status(buf: bytes | bytearray, pos: int) -> int:
     """Status flags of the OK packet whose payload starts at ``pos`` (just after its 0x00 header)."""
     r = Reader(buf, pos + 1)
     r.lenenc_int()

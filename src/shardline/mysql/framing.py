@@ -37,7 +37,7 @@ def frame(payload: bytes, seq: int) -> tuple[bytes, int]:
 def frame_all(payloads: list[bytes], seq: int) -> tuple[bytes, int]:
     """Frames consecutive packets; returns the bytes and the next sequence id. (A result set is hundreds of
     small payloads: each header is one ``struct`` call, and one join copies every byte once.)"""
-    out = []
+    out: list[bytes] = []
     append = out.append
     header = _HEADER.pack
     for payload in payloads:

@@ -21,6 +21,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
+from mypy_extensions import mypyc_attr
+
 from shardline.errors import InvalidArgument, ShardlineError, Unavailable
 from shardline.mysql.constants import Command, ServerStatus
 from shardline.mysql.framing import DEFAULT_MAX_PAYLOAD
@@ -56,6 +58,7 @@ _RESET_CONNECTION = int(Command.RESET_CONNECTION)
 _STATISTICS = int(Command.STATISTICS)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # compiled (scripts/build_native.py); relays subclass it
 class Handler(ABC):
     """What a server does with one client connection's commands; one instance per connection."""
 
@@ -235,9 +238,9 @@ class ServerConnection(asyncio.Protocol):
             server.max_payload,
         )
         server.connections[self.connection_id] = self
-        self._handshake_timer = asyncio.get_running_loop().call_later(server.connect_timeout, transport.abort)
+        self._handshake_timer = asyncio.get_running_loop().call_later(server.connect_timeout, self.transport.abort)
         self._worker = server.spawn(self._serve())
-        transport.write(self.protocol.greeting())
+        self.transport.write(self.protocol.greeting())
 
     def data_received(self, data: bytes) -> None:
         assert self.protocol is not None and self.transport is not None
@@ -414,9 +417,9 @@ class ServerConnection(asyncio.Protocol):
                 )
             elif kind == _STMT_CLOSE:
                 self._answered = True  # COM_STMT_CLOSE has no response
-                statement = protocol.close_statement(body)
-                if statement is not None:
-                    await handler.on_close_statement(self, statement)
+                closed = protocol.close_statement(body)
+                if closed is not None:
+                    await handler.on_close_statement(self, closed)
             elif kind == _STMT_SEND_LONG_DATA:
                 self._answered = True  # no response; a bad statement id surfaces at execution
                 if int.from_bytes(body[:4], "little") in protocol.statements:
@@ -485,7 +488,8 @@ class MySQLServer:
             lambda: ServerConnection(self, next(self._ids)), self.host, self.port, reuse_address=True,
             reuse_port=self.reuse_port or None,
         )
-        self.port = self._server.sockets[0].getsockname()[1]
+        sockets = cast(Any, self._server).sockets  # a list under uvloop
+        self.port = sockets[0].getsockname()[1]
         if self.unix_listener is not None:
             self._unix_server = await loop.create_unix_server(
                 lambda: ServerConnection(self, next(self._ids)), sock=self.unix_listener)

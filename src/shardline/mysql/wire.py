@@ -54,7 +54,7 @@ class Reader:
 
     __slots__ = ("data", "pos")
 
-    def __init__(self, data: bytes, pos: int = 0) -> None:
+    def __init__(self, data: bytes | bytearray, pos: int = 0) -> None:
         self.data = data
         self.pos = pos
 
