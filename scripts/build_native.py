@@ -4,7 +4,7 @@ Python imports an extension module (``fastpath.cpython-311-x86_64-linux-gnu.so``
 beside it, so once built the gate runs the compiled modules; without them it runs the same modules as Python.
 A build is skipped while the modules, the modules they import and the toolchain are as they were at the last
 one (a digest in ``build/native/digest``), so the bootstrap runs this every time. The modules' type annotations
-are checked by mypy on the way and enforced by the compiled code at run time: a type error fails the build.
+are checked by mypy on the way (a type error fails the build) and enforced by the compiled code at run time.
 
     .venv/bin/python scripts/build_native.py           # build if anything changed since the last build
     .venv/bin/python scripts/build_native.py --clean   # remove the extensions: the pure-Python modules run
@@ -25,21 +25,30 @@ ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
 BUILD = ROOT / "build" / "native"
 DIGEST = BUILD / "digest"
-# What a point select or a relayed scatter read runs through between the client's socket and the shard's
-# (benchmarks/fastpath_cost.py profiles them), and nothing else.
+# What a statement with a cached plan runs through between the client's socket and the shards': the fast path,
+# the relay and merge of the shards' results and the protocol core (benchmarks/fastpath_cost.py and
+# scatter_cost.py profile them). Planning, once per statement shape, stays Python.
 NATIVE_MODULES = (
+    "shardline/gate/engine/aggregate.py",
+    "shardline/gate/engine/distinct.py",
+    "shardline/gate/engine/memory_sort.py",
+    "shardline/gate/engine/ordering.py",
+    "shardline/gate/engine/route.py",
     "shardline/gate/fastpath.py",
     "shardline/gate/handler.py",
     "shardline/gate/metrics.py",
     "shardline/gate/planner/shape.py",
     "shardline/gate/pool.py",
+    "shardline/gate/scatter_conn.py",
     "shardline/gate/tablet_gateway.py",
     "shardline/mysql/binary.py",
     "shardline/mysql/client.py",
     "shardline/mysql/client_protocol.py",
     "shardline/mysql/framing.py",
+    "shardline/mysql/resultset.py",
     "shardline/mysql/server.py",
     "shardline/mysql/server_protocol.py",
+    "shardline/mysql/wire.py",
 )
 MYPY_OPTIONS = ("--follow-imports=silent", "--ignore-missing-imports")
 
@@ -61,10 +70,12 @@ def _imported_sources(path: Path) -> set[Path]:
 
 
 def digest() -> str:
-    """What the extensions were built from: interpreter, mypy, compiled modules and the modules they import."""
+    """What the extensions were built from: interpreter, mypy, this script, the compiled modules and the modules
+    they import."""
     compiled = [SRC / module for module in NATIVE_MODULES]
     sources = sorted(set(compiled).union(*map(_imported_sources, compiled)))
     h = hashlib.sha256(f"{sys.version} {platform.machine()} mypy {version('mypy')}\n".encode())
+    h.update(Path(__file__).read_bytes())
     for source in sources:
         h.update(f"{source.relative_to(SRC)}\n".encode() + source.read_bytes())
     return h.hexdigest()

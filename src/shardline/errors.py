@@ -64,3 +64,17 @@ class MySQLError(ShardlineError):
 
     def __init__(self, code: int, sqlstate: str, message: str) -> None:
         super().__init__(message, code=code, sqlstate=sqlstate)
+
+
+class MalformedPacket(ShardlineError):
+    """A MySQL packet does not follow the protocol (truncated, bad length, unexpected content)."""
+
+    code = 1835  # ER_MALFORMED_PACKET
+    sqlstate = "HY000"
+
+
+class PacketTooLarge(ShardlineError):
+    """A MySQL packet is bigger than the configured maximum."""
+
+    code = 1153  # ER_NET_PACKET_TOO_LARGE
+    sqlstate = "08S01"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shardline.errors import InvalidArgument, MySQLError, ShardlineError
+from shardline.errors import InvalidArgument, MalformedPacket, MySQLError, PacketTooLarge, ShardlineError
 from shardline.mysql import auth
 from shardline.mysql.binary import (
     binary_row_encoder,
@@ -51,7 +51,7 @@ from shardline.mysql.resultset import (
 from shardline.mysql.server_protocol import Authenticated, CommandPacket, Refused, ServerProtocol
 from shardline.mysql.sqlstate import sqlstate_for
 from shardline.mysql.users import UserStore
-from shardline.mysql.wire import MalformedPacket, PacketTooLarge, Reader, lenenc_bytes, lenenc_int
+from shardline.mysql.wire import Reader, lenenc_bytes, lenenc_int
 from shardline.sqltypes import Field, FieldType, Result
 
 BIG = MAX_PAYLOAD_CHUNK

@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from shardline.errors import InvalidArgument
+from shardline.errors import InvalidArgument, MalformedPacket
 from shardline.mysql.constants import OK_HEADER, ColumnFlag, Command
-from shardline.mysql.wire import MalformedPacket, Reader, lenenc_bytes
+from shardline.mysql.wire import Reader, lenenc_bytes
 from shardline.sqltypes import BINARY_CHARSET, Field, FieldType, Row
 
 _PREPARE_OK = struct.Struct("<BIHHxH")

@@ -18,6 +18,7 @@ from shardline.errors import (
     DeadlineExceeded,
     FailedPrecondition,
     InvalidArgument,
+    MalformedPacket,
     ShardlineError,
     Unavailable,
 )
@@ -26,7 +27,6 @@ from shardline.mysql.client_protocol import ClientHandshake, ResponseScanner
 from shardline.mysql.constants import MAX_PAYLOAD_CHUNK, Command, ServerStatus
 from shardline.mysql.framing import PacketReader, frame, split_packets
 from shardline.mysql.resultset import decode_responses, parse_column
-from shardline.mysql.wire import MalformedPacket
 from shardline.sqltypes import Field, Result
 
 _LOST = 2013  # CR_SERVER_LOST

@@ -7,7 +7,7 @@ response to a command ends, so a response can be relayed as the exact bytes the 
 
 from __future__ import annotations
 
-from shardline.errors import MySQLError, Unsupported
+from shardline.errors import MalformedPacket, MySQLError, PacketTooLarge, Unsupported
 from shardline.mysql import auth
 from shardline.mysql.constants import (
     AUTH_MORE_DATA_HEADER,
@@ -24,7 +24,7 @@ from shardline.mysql.constants import (
 from shardline.mysql.framing import DEFAULT_MAX_PAYLOAD
 from shardline.mysql.handshake import Handshake, HandshakeResponse, parse_auth_switch_request
 from shardline.mysql.responses import parse_error
-from shardline.mysql.wire import MalformedPacket, PacketTooLarge, Reader
+from shardline.mysql.wire import Reader
 from shardline.sqltypes import UTF8MB4_GENERAL_CI
 
 _FAST_AUTH_SUCCESS = 0x03

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import struct
 
+from shardline.errors import PacketTooLarge
 from shardline.mysql.constants import MAX_PAYLOAD_CHUNK
-from shardline.mysql.wire import PacketTooLarge
 
 # MariaDB's default max_allowed_packet is 16 MiB; a relay allows more.
 DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024

@@ -5,8 +5,9 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
+from shardline.errors import MalformedPacket
 from shardline.mysql.constants import AUTH_MORE_DATA_HEADER, EOF_HEADER, NATIVE_PASSWORD, Capability
-from shardline.mysql.wire import MalformedPacket, Reader, lenenc_bytes, lenenc_str
+from shardline.mysql.wire import Reader, lenenc_bytes, lenenc_str
 
 PROTOCOL_VERSION = 10
 _SSL_REQUEST_LENGTH = 32

@@ -10,9 +10,10 @@ import functools
 import struct
 from collections.abc import Callable, Iterable, Sequence
 
+from shardline.errors import MalformedPacket
 from shardline.mysql.constants import EOF_HEADER, ERR_HEADER, MAX_PAYLOAD_CHUNK, OK_HEADER, ServerStatus
 from shardline.mysql.responses import build_eof, is_eof, parse_eof, parse_error, parse_ok
-from shardline.mysql.wire import MalformedPacket, Reader, lenenc_bytes, lenenc_int, lenenc_str
+from shardline.mysql.wire import Reader, lenenc_bytes, lenenc_int, lenenc_str
 from shardline.sqltypes import Field, Result, Row
 
 _COLUMN_FIXED = struct.Struct("<BHIBHBxx")  # length of the fixed fields (0x0C), then the fields
@@ -61,7 +62,7 @@ _SHORT_LENGTHS = [bytes((n,)) for n in range(0xFB)]
 
 def build_text_row(row: Row) -> bytes:
     """Encodes a text-protocol row: each value a length-encoded string, 0xFB for NULL."""
-    parts = []
+    parts: list[bytes] = []
     append = parts.append
     for value in row:
         if value is None:

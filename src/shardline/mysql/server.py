@@ -23,7 +23,7 @@ from typing import Any, cast
 
 from mypy_extensions import mypyc_attr
 
-from shardline.errors import InvalidArgument, ShardlineError, Unavailable
+from shardline.errors import InvalidArgument, PacketTooLarge, ShardlineError, Unavailable
 from shardline.mysql.constants import Command, ServerStatus
 from shardline.mysql.framing import DEFAULT_MAX_PAYLOAD
 from shardline.mysql.server_protocol import (
@@ -35,7 +35,6 @@ from shardline.mysql.server_protocol import (
     ServerStatement,
 )
 from shardline.mysql.users import UserStore
-from shardline.mysql.wire import PacketTooLarge
 from shardline.sqltypes import Field, Result
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shardline.errors import ShardlineError
+from shardline.errors import MalformedPacket, ShardlineError
 from shardline.mysql import auth
 from shardline.mysql.binary import (
     PARAM_FIELD,
@@ -39,7 +39,6 @@ from shardline.mysql.handshake import (
 from shardline.mysql.responses import build_eof, build_error, build_ok
 from shardline.mysql.resultset import build_column, build_text_row, result_set_payloads
 from shardline.mysql.users import UserStore
-from shardline.mysql.wire import MalformedPacket
 from shardline.sqltypes import UTF8MB4_GENERAL_CI, Field, Result
 
 _FAST_AUTH_SUCCESS = b"\x03"

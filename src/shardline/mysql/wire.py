@@ -4,25 +4,11 @@ from __future__ import annotations
 
 import struct
 
-from shardline.errors import ShardlineError
+from shardline.errors import MalformedPacket
 
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
-
-
-class MalformedPacket(ShardlineError):
-    """A packet does not follow the protocol (truncated, bad length, unexpected content)."""
-
-    code = 1835  # ER_MALFORMED_PACKET
-    sqlstate = "HY000"
-
-
-class PacketTooLarge(ShardlineError):
-    """A packet is bigger than the configured maximum."""
-
-    code = 1153  # ER_NET_PACKET_TOO_LARGE
-    sqlstate = "08S01"
 
 
 def lenenc_int(value: int) -> bytes:

@@ -134,17 +134,18 @@ def _compute(agg: AggregateColumn, fields: list[Field], rows: list[Row]) -> byte
     field_type = fields[column].type
     if op == AggregateOp.COUNT_STAR:
         return str(len(rows)).encode()
-    values = [row[column] for row in rows if row[column] is not None]
+    values = [value for row in rows if (value := row[column]) is not None]
     if op == AggregateOp.COUNT:
         return str(len(values)).encode()
     if op == AggregateOp.SUM_COUNT:
         return str(sum(int(v) for v in values)).encode()
     if op in (AggregateOp.COUNT_DISTINCT, AggregateOp.SUM_DISTINCT):
-        distinct = {}
+        distinct: dict[Any, bytes] = {}
         key = value_key(fields, column, agg.extra)
         for row in rows:
-            if row[column] is not None:
-                distinct.setdefault(key(row), row[column])
+            value = row[column]
+            if value is not None:
+                distinct.setdefault(key(row), value)
         if op == AggregateOp.COUNT_DISTINCT:
             return str(len(distinct)).encode()
         values = list(distinct.values())
