@@ -17,6 +17,7 @@ import ast
 import hashlib
 import os
 import platform
+import shutil
 import sys
 from importlib.metadata import version
 from pathlib import Path
@@ -96,6 +97,8 @@ def build() -> None:
     from mypyc.build import mypycify  # a build tool, needed only here
     from setuptools import setup
 
+    # mypy's cache from an earlier build can crash mypyc's code generator (seen with separate=True): start afresh
+    shutil.rmtree(BUILD / "mypy-cache", ignore_errors=True)
     BUILD.mkdir(parents=True, exist_ok=True)
     os.environ["MYPY_CACHE_DIR"] = str(BUILD / "mypy-cache")
     os.chdir(SRC)  # build_ext --inplace puts each extension beside its module
@@ -124,6 +127,10 @@ def main() -> int:
             clean()
             print(f"build_native: the build failed ({exc.code}); fix the error above", file=sys.stderr)
             return 1
+    except Exception as exc:  # noqa: BLE001 (a crash of mypyc itself: the pure-Python modules stay usable)
+        clean()
+        print(f"build_native: mypyc failed: {exc!r}", file=sys.stderr)
+        return 1
     DIGEST.write_text(wanted)
     return 0
 

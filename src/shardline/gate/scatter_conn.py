@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shardline.errors import FailedPrecondition, ShardlineError, Unsupported
@@ -42,13 +42,13 @@ class ScatterConn:
             target, sql = queries[0]
             return [await self.run(session, target, _query_op(sql), order)]
         self._check_single(session, [target for target, _ in queries], order)
-        return await _all(self.run(session, target, _query_op(sql), order) for target, sql in queries)
+        return await _all([self.run(session, target, _query_op(sql), order) for target, sql in queries])
 
     async def run_on_shards(self, session: Session, targets: list[ShardTarget],
                             call: Callable[[ShardTarget], Awaitable[T]]) -> list[T]:
         """``call`` for each target, concurrently (each reaching its shard through ``run``); results in order."""
         self._check_single(session, targets, CommitOrder.NORMAL)
-        return await _all(call(target) for target in targets)
+        return await _all([call(target) for target in targets])
 
     async def execute_raw(self, session: Session, target: ShardTarget, sql: str) -> bytes:
         """Runs one query and returns the shard's response packets untouched, for relaying."""
@@ -136,7 +136,7 @@ class ScatterConn:
     async def rollback(self, session: Session) -> None:
         """Rolls back every shard of the session's transactions; a shard that fails to answer is dropped."""
         shard_sessions = [s for order in _COMMIT_SEQUENCE for s in session.sessions_for(order).values()]
-        await asyncio.gather(*(s.connection.connection.query("ROLLBACK") for s in shard_sessions),
+        await asyncio.gather(*[s.connection.connection.query("ROLLBACK") for s in shard_sessions],
                              return_exceptions=True)
         self.release_all(session)
 
@@ -166,7 +166,7 @@ def concatenated(responses: list[bytes]) -> bytes:
     return raw
 
 
-async def _all(calls: Iterable[Awaitable[T]]) -> list[T]:
+async def _all(calls: list[Awaitable[T]]) -> list[T]:
     """Awaits the calls concurrently; the first failure is raised once all of them have ended."""
     results = await asyncio.gather(*calls, return_exceptions=True)
     for outcome in results:
