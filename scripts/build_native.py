@@ -127,7 +127,7 @@ def main() -> int:
             clean()
             print(f"build_native: the build failed ({exc.code}); fix the error above", file=sys.stderr)
             return 1
-    except Exception as exc:  # noqa: BLE001 (a crash of mypyc itself: the pure-Python modules stay usable)
+    except Exception as exc:  # a crash of mypyc itself: the pure-Python modules stay usable
         clean()
         print(f"build_native: mypyc failed: {exc!r}", file=sys.stderr)
         return 1
