@@ -6,10 +6,11 @@ oltp_point_select and oltp_read_only, with server-side prepared statements (``--
 (``disable``), at the same concurrency against (a) the MariaDB of the commerce primary, (b) the gate on
 ``commerce``, (c) the gate on ``customer``, and (d) ``benchmarks/byte_forwarder.py`` in front of (a): a relay
 that only copies bytes, the floor of any Python relay here. Last, point selects at half of the gate's peak QPS
-(``--rate``) give the p99 latency the gate adds. Prints a Markdown table; --json also writes the numbers as JSON.
+(``--rate``) give the p99 latency the gate adds, as sysbench sees it and, with one more run per target captured
+by tcpdump, on the wire. Prints a Markdown table; --json also writes the numbers as JSON.
 
     .venv/bin/python benchmarks/sysbench_gate.py [--time 10] [--threads 8] [--table-size 10000] [--root DIR] \\
-        [--keep] [--json FILE] [--forwarder-port 21506] [--no-forwarder]
+        [--keep] [--json FILE] [--forwarder-port 21506] [--no-forwarder] [--no-wire]
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from wire_latency import WireCapture, tcpdump_missing
+from wire_latency import percentile as value_percentile
 
 from shardline.cluster.layout import SHARDED_KEYSPACE, UNSHARDED_KEYSPACE, ClusterLayout
 from shardline.mysqlctl.users import APP
@@ -101,6 +105,7 @@ class Bench:
     table_size: int
     layout: ClusterLayout
     half_load_runs: int = 3
+    wire_dir: Path | None = None  # where the half-load wire captures go; None: no captures
     results: list[Result] = field(default_factory=list)
     prepare_errors: dict[str, Result] = field(default_factory=dict)
 
@@ -329,6 +334,8 @@ def run_half_load(
             runs[target.name].append(result)
     medians = {name: _medians(results) for name, results in runs.items()}
     direct = medians.get(DIRECT)
+    wire = {t.name: run_wire(bench, t, ps_mode, rate) for t in targets} if bench.wire_dir else {}
+    direct_wire = wire.get(DIRECT, {}).get("wire_p99_ms")
     rows = []
     for name, (qps, p50, p99, p99s, error) in medians.items():
         if name == DIRECT:
@@ -340,9 +347,28 @@ def run_half_load(
             "target": name, "ps_mode": ps_mode, "rate": rate, "gate_qps": qps,
             "direct_p50_ms": direct[1] if direct else None, "gate_p50_ms": p50,
             "direct_p99_ms": direct[2] if direct else None, "gate_p99_ms": p99, "gate_p99_runs_ms": p99s,
-            "added_p99_ms": added, "error": error,
+            "added_p99_ms": added, "error": error, "direct_wire_p99_ms": direct_wire, **wire.get(name, {}),
         })  # fmt: skip
+        if direct_wire is not None and rows[-1].get("wire_p99_ms") is not None:
+            rows[-1]["added_wire_p99_ms"] = round(rows[-1]["wire_p99_ms"] - direct_wire, 3)
     return rows
+
+
+def run_wire(bench: Bench, target: Target, ps_mode: str, rate: int) -> dict[str, Any]:
+    """One more half-load run of ``target`` with its port captured (tcpdump): the latency on the wire, from a
+    request to the first segment of its response, which leaves out the time sysbench's threads wait to run."""
+    assert bench.wire_dir is not None
+    path = bench.wire_dir / f"{target.name.replace('/', '_')}-{ps_mode}.pcap"
+    with WireCapture(target.port, path) as capture:
+        result = report(bench.run(target, "oltp_point_select", ps_mode, rate))
+    latencies = capture.latencies()
+    path.unlink()
+    if result.error or not latencies:
+        return {"wire_error": result.error or "no request/response pairs captured"}
+    p50, p99 = value_percentile(latencies, 50), value_percentile(latencies, 99)
+    assert p50 is not None and p99 is not None
+    return {"wire_p50_ms": round(p50 * 1e3, 3), "wire_p99_ms": round(p99 * 1e3, 3),
+            "wire_requests": len(latencies), "wire_dropped": capture.dropped}
 
 
 def _medians(results: list[Result]) -> tuple[float | None, float | None, float | None, list[float], str | None]:
@@ -417,6 +443,25 @@ def markdown(bench: Bench, half_load: list[dict[str, Any]]) -> str:
             f"| {fmt(h['direct_p50_ms'], 3)} / {fmt(h['gate_p50_ms'], 3)} | {fmt(h['direct_p99_ms'], 3)} | {gate} "
             f"| {each} | {fmt(h['added_p99_ms'], 3)} |"
         )
+    if bench.wire_dir is None:
+        return "\n".join(lines)
+    lines += [
+        "",
+        "The same rate once more per target, latency on the wire (tcpdump on lo: request to first response "
+        "segment; leaves out the time the client's threads wait to run):",
+        "",
+        "| target | ps mode | wire p50 ms | wire p99 ms direct / target | added wire p99 ms | requests (dropped) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for h in half_load:
+        if h.get("wire_error"):
+            lines.append(f"| {h['target']} | {h['ps_mode']} | FAILED: {cell(h['wire_error'])} | | | |")
+            continue
+        lines.append(
+            f"| {h['target']} | {h['ps_mode']} | {fmt(h.get('wire_p50_ms'), 3)} "
+            f"| {fmt(h.get('direct_wire_p99_ms'), 3)} / {fmt(h.get('wire_p99_ms'), 3)} "
+            f"| {fmt(h.get('added_wire_p99_ms'), 3)} | {h.get('wire_requests', '-')} ({h.get('wire_dropped', '-')}) |"
+        )
     return "\n".join(lines)
 
 
@@ -459,6 +504,8 @@ def main() -> None:
     parser.add_argument("--socket", action="store_true",
                         help="sysbench connects to MariaDB and to the gate over their Unix sockets, not TCP "
                              "(the byte forwarder, TCP only, is left out)")
+    parser.add_argument("--no-wire", action="store_true",
+                        help="leave out the half-load runs whose latency is taken on the wire (tcpdump)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
     args = parser.parse_args()
     if args.half_load_runs < 1:
@@ -477,6 +524,12 @@ def main() -> None:
         wait_for("the gate to serve every shard", lambda: serving(layout))
         add_sbtest_to_vschemas(layout)
         bench = Bench(args.time, args.threads, args.table_size, layout, args.half_load_runs)
+        no_wire = ("--no-wire" if args.no_wire else "--socket: no TCP to capture" if args.socket
+                   else tcpdump_missing())
+        if no_wire:
+            print(f"no wire latencies: {no_wire}", file=sys.stderr)
+        else:
+            bench.wire_dir = root
         gate = [
             Target(f"gate/{ks}", layout.gate_port, GATE_USER, "", ks, gate_pid(root),
                    socket=str(layout.gate_socket) if args.socket else "")
