@@ -359,10 +359,14 @@ def run_wire(bench: Bench, target: Target, ps_mode: str, rate: int) -> dict[str,
     request to the first segment of its response, which leaves out the time sysbench's threads wait to run."""
     assert bench.wire_dir is not None
     path = bench.wire_dir / f"{target.name.replace('/', '_')}-{ps_mode}.pcap"
-    with WireCapture(target.port, path) as capture:
-        result = report(bench.run(target, "oltp_point_select", ps_mode, rate))
-    latencies = capture.latencies()
-    path.unlink()
+    try:
+        with WireCapture(target.port, path) as capture:
+            result = report(bench.run(target, "oltp_point_select", ps_mode, rate))
+        latencies = capture.latencies()
+    except (RuntimeError, ValueError) as exc:  # tcpdump would not start, or wrote what cannot be read
+        return {"wire_error": str(exc)[:MAX_ERROR_CHARS]}
+    finally:
+        path.unlink(missing_ok=True)
     if result.error or not latencies:
         return {"wire_error": result.error or "no request/response pairs captured"}
     p50, p99 = value_percentile(latencies, 50), value_percentile(latencies, 99)
