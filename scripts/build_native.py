@@ -41,6 +41,7 @@ NATIVE_MODULES = (
     "shardline/gate/planner/shape.py",
     "shardline/gate/pool.py",
     "shardline/gate/scatter_conn.py",
+    "shardline/gate/session.py",
     "shardline/gate/tablet_gateway.py",
     "shardline/mysql/binary.py",
     "shardline/mysql/client.py",
@@ -50,6 +51,8 @@ NATIVE_MODULES = (
     "shardline/mysql/server.py",
     "shardline/mysql/server_protocol.py",
     "shardline/mysql/wire.py",
+    "shardline/vindexes/convert.py",
+    "shardline/vindexes/hash.py",
 )
 MYPY_OPTIONS = ("--follow-imports=silent", "--ignore-missing-imports")
 

@@ -113,6 +113,15 @@ def test_status_lists_every_process(cluster):
     assert len(running) == expected, result.stdout
 
 
+def test_status_into_a_closed_pipe_ends_quietly(cluster):
+    status = subprocess.Popen([shardline_executable(), "status", "--root", str(cluster.root)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    assert status.stdout is not None and status.stderr is not None
+    status.stdout.close()  # as `shardline status | head -0` does, before the command writes
+    err = status.stderr.read().decode()
+    assert status.wait(timeout=120) == 141 and err == ""  # 128 + SIGPIPE, as a shell reports it; no traceback
+
+
 def test_gate_routes_to_the_shards(cluster):
     with pymysql.connect(host="127.0.0.1", port=cluster.gate_port, user="root", database="customer") as conn:
         conn.autocommit(True)

@@ -45,7 +45,7 @@ from __future__ import annotations
 import re
 import time
 from bisect import bisect_right
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from shardline.errors import ShardlineError
 from shardline.gate.engine.evalengine import BindVar
@@ -76,29 +76,29 @@ if TYPE_CHECKING:
     from shardline.mysql.server import ServerConnection
     from shardline.mysql.server_protocol import ServerStatement
 
-DEFAULT_CAPACITY = 10_000
+DEFAULT_CAPACITY: Final = 10_000
 # Longer text statements (bulk INSERTs, long IN lists) are not shaped: the scan costs about 0.1 µs a byte and
 # what the fast path learns is short.
-MAX_STATEMENT_LENGTH = 4096
+MAX_STATEMENT_LENGTH: Final = 4096
 # A route whose statements take longer than this on average (service time, queueing excluded) is not pipelined
 # while that lasts: it would hold up the statements behind it.
-PIPELINE_MAX_SERVICE = 0.002
-_SERVICE_WEIGHT = 0.05  # of the latest statement in the route's moving average
+PIPELINE_MAX_SERVICE: Final = 0.002
+_SERVICE_WEIGHT: Final = 0.05  # of the latest statement in the route's moving average
 # Statements that may wait (row locks, sleeps, named locks, replication positions, sequences) or that leave
 # state on the backend connection are never pipelined.
-_MAY_WAIT = re.compile(
+_MAY_WAIT: Final = re.compile(
     r"(?i)\bFOR\s+UPDATE\b|\bLOCK\s+IN\s+SHARE\s+MODE\b|\bFOR\s+SHARE\b|\bINTO\b|:="
     r"|\b(?:SLEEP|BENCHMARK|GET_LOCK|RELEASE_LOCK|RELEASE_ALL_LOCKS|IS_FREE_LOCK|IS_USED_LOCK|MASTER_POS_WAIT"
     r"|MASTER_GTID_WAIT|WAIT_FOR_EXECUTED_GTID_SET|NEXTVAL|LASTVAL|SETVAL)\s*\(")
-_QUERY = b"\x03"
-_FIXED_SHARD = (RouteVariant.UNSHARDED, RouteVariant.REFERENCE)
+_QUERY: Final = b"\x03"
+_FIXED_SHARD: Final = (RouteVariant.UNSHARDED, RouteVariant.REFERENCE)
 # The transaction statements answered here, as clients write them (upper-cased, trailing ';' and blanks
 # dropped), by the plan type the ordinary path reports for them.
-_TRANSACTION_STATEMENTS = {
+_TRANSACTION_STATEMENTS: Final = {
     b"BEGIN": "BEGIN", b"BEGIN WORK": "BEGIN", b"START TRANSACTION": "BEGIN",
     b"COMMIT": "COMMIT", b"COMMIT WORK": "COMMIT", b"ROLLBACK": "ROLLBACK", b"ROLLBACK WORK": "ROLLBACK",
 }
-_MAX_TRANSACTION_STATEMENT = max(map(len, _TRANSACTION_STATEMENTS)) + 8
+_MAX_TRANSACTION_STATEMENT: Final = max(map(len, _TRANSACTION_STATEMENTS)) + 8
 
 
 class FastRoute:
@@ -106,8 +106,8 @@ class FastRoute:
     keyspace's serving shards for the target's tablet type, as of VSchema/serving-graph ``version``, and either
     the vindex and the position of its value among the literals (parameters), or no vindex (the first shard)."""
 
-    __slots__ = ("plan_type", "vindex", "value_index", "version", "shards", "starts", "latency", "shard_latency",
-                 "pipelinable", "service", "scatter")
+    __slots__ = ("plan_type", "vindex", "value_index", "version", "shards", "starts", "ends", "latency",
+                 "shard_latency", "pipelinable", "service", "scatter")
 
     def __init__(self, plan_type: str, vindex: FunctionalVindex | None, value_index: int, version: int,
                  shards: list[ShardTarget], latency: LatencyHistogram, shard_latency: list[LatencyHistogram],
@@ -121,6 +121,7 @@ class FastRoute:
         self.version = version
         self.shards = shards
         self.starts = [shard.key_range.start for shard in shards]
+        self.ends = [shard.key_range.end for shard in shards]  # b"": unbounded
         self.latency = latency
         self.shard_latency = shard_latency
 
@@ -141,9 +142,10 @@ class FastRoute:
         if type(keyspace_id) is not bytes:
             return -1
         index = bisect_right(self.starts, keyspace_id) - 1
-        if index < 0 or not self.shards[index].key_range.contains(keyspace_id):
+        if index < 0:
             return -1
-        return index
+        end = self.ends[index]
+        return index if not end or keyspace_id < end else -1
 
 
 class FastPath:
@@ -176,8 +178,7 @@ class FastPath:
         shape, values, _ = shaped
         route = self._learned(session, ("q", shape, session.target))
         if route is not None and route.scatter:
-            payload = _QUERY + body
-            return self._run_scatter(session, sql, route, lambda pooled: payload, sink)
+            return self._run_scatter(session, sql, route, _query_payloads(_QUERY + body), sink)
         if route is None:
             return False
         found = self._place(session, route, values)
@@ -197,11 +198,7 @@ class FastPath:
                 return self._run_transaction_statement(session, transaction_statement, sink)
         route = self._learned(session, ("p", sql, session.target))
         if route is not None and route.scatter:
-            def payloads(pooled: PooledConnection) -> bytes | None:
-                backend = pooled.prepared.get(sql)
-                return None if backend is None else retarget_execute(body, backend.id, statement.param_count,
-                                                                     statement.bound_types)
-            return self._run_scatter(session, sql, route, payloads, sink)
+            return self._run_scatter(session, sql, route, _execute_payloads(statement, body), sink)
         if route is None:
             return False
         found = self._place(session, route, params)
@@ -370,6 +367,25 @@ class FastPath:
                          metrics.query_histogram(root.plan_type, session.target.keyspace),
                          [metrics.shard_histogram(s.keyspace, s.name, tablet_type) for s in shards], pipelinable,
                          scatter)
+
+
+# The payload makers of scatter routes are made apart from run_query and run_prepared: a closure inside a compiled
+# function costs every call of it an environment object, scatter or not.
+def _query_payloads(payload: bytes) -> Callable[[PooledConnection], bytes | None]:
+    """The COM_QUERY payload of a text statement, the same for every shard."""
+    return lambda pooled: payload
+
+
+def _execute_payloads(statement: ServerStatement, body: bytes) -> Callable[[PooledConnection], bytes | None]:
+    """The client's COM_STMT_EXECUTE ``body`` addressed to the statement as the backend connection prepared it;
+    None where that connection has not prepared it."""
+
+    def payload(pooled: PooledConnection) -> bytes | None:
+        backend = pooled.prepared.get(statement.sql)
+        return None if backend is None else retarget_execute(body, backend.id, statement.param_count,
+                                                             statement.bound_types)
+
+    return payload
 
 
 def _transaction_statement(text: bytes) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from shardline.errors import ShardlineError
 from shardline.gate.fastpath import FastQuery
@@ -19,9 +19,9 @@ if TYPE_CHECKING:
     from shardline.sqltypes import Field
 
 
-MAX_STATEMENTS = 1024  # prepared forms kept per connection
-_QUERY = int(Command.QUERY)
-_STMT_EXECUTE = int(Command.STMT_EXECUTE)
+MAX_STATEMENTS: Final = 1024  # prepared forms kept per connection
+_QUERY: Final = int(Command.QUERY)
+_STMT_EXECUTE: Final = int(Command.STMT_EXECUTE)
 
 
 class GateHandler(Handler):

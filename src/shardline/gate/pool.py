@@ -6,14 +6,15 @@ import asyncio
 import logging
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Final
 
 from shardline.errors import DeadlineExceeded, ShardlineError, Unavailable
 from shardline.mysql.client import Connection, PreparedStatement, connect
 from shardline.mysqlctl.users import Credentials
 
 log = logging.getLogger(__name__)
-DEFAULT_PIPELINE_DEPTH = 8  # commands one pipelined connection carries at once (see try_pipelined)
-_CANNOT_CONNECT_SOCKET = 2002  # CR_CONNECTION_ERROR: no server behind the socket path
+DEFAULT_PIPELINE_DEPTH: Final = 8  # commands one pipelined connection carries at once (see try_pipelined)
+_CANNOT_CONNECT_SOCKET: Final = 2002  # CR_CONNECTION_ERROR: no server behind the socket path
 
 
 @dataclass(eq=False)

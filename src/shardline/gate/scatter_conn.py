@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from shardline.errors import FailedPrecondition, ShardlineError, Unsupported
 from shardline.gate.session import ShardSession, TransactionMode
@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from shardline.sqltypes import Result
 
 T = TypeVar("T")
-MAX_PREPARED_PER_CONNECTION = 256
-_COMMIT_SEQUENCE = (CommitOrder.PRE, CommitOrder.NORMAL, CommitOrder.POST)
+MAX_PREPARED_PER_CONNECTION: Final = 256
+_COMMIT_SEQUENCE: Final = (CommitOrder.PRE, CommitOrder.NORMAL, CommitOrder.POST)
 
 
 class ScatterConn:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from shardline.errors import InvalidArgument
+from shardline.gate.engine.vcursor import (
+    ShardTarget,  # imported at run time: the compiled dataclasses need them
+)
+from shardline.gate.pool import PooledConnection
 from shardline.vindexes.base import CommitOrder
-
-if TYPE_CHECKING:
-    from shardline.gate.engine.vcursor import ShardTarget
-    from shardline.gate.pool import PooledConnection
 
 
 class TransactionMode(StrEnum):
@@ -22,13 +21,23 @@ class TransactionMode(StrEnum):
     MULTI = "multi"  # shards commit one after the other; a failure part-way is reported, not undone
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Target:
-    """Where unqualified tables resolve: ``USE ks``, ``USE ks@replica``, ``USE ks:-80``."""
+    """Where unqualified tables resolve: ``USE ks``, ``USE ks@replica``, ``USE ks:-80``. (Part of the fast path's
+    key per statement: its ``__eq__`` and ``__hash__`` are written out so that the compiled module runs them.)"""
 
     keyspace: str = ""
     tablet_type: str = "primary"
     shard: str = ""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Target):
+            return NotImplemented
+        return (self.keyspace == other.keyspace and self.tablet_type == other.tablet_type
+                and self.shard == other.shard)
+
+    def __hash__(self) -> int:
+        return hash((self.keyspace, self.tablet_type, self.shard))
 
     @classmethod
     def parse(cls, text: str) -> Target:

@@ -7,7 +7,7 @@ import asyncio
 import itertools
 import os
 import re
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from shardline.errors import ShardlineError, Unavailable
 from shardline.gate.buffer import DEFAULT_MAX_REQUESTS, DEFAULT_WINDOW, PrimaryBuffer, is_failover_error
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from shardline.topo.records import Tablet
 
 T = TypeVar("T")
-_LOOPBACK = re.compile(r"^(127\.\d+\.\d+\.\d+|localhost|::1)$")
+_LOOPBACK: Final = re.compile(r"^(127\.\d+\.\d+\.\d+|localhost|::1)$")
 
 
 class TabletGateway:

@@ -13,20 +13,20 @@ import math
 import struct
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from shardline.errors import InvalidArgument, MalformedPacket
 from shardline.mysql.constants import OK_HEADER, ColumnFlag, Command
 from shardline.mysql.wire import Reader, lenenc_bytes
 from shardline.sqltypes import BINARY_CHARSET, Field, FieldType, Row
 
-_PREPARE_OK = struct.Struct("<BIHHxH")
-_EXECUTE_HEAD = struct.Struct("<BIBI")
-_STATEMENT_ID = struct.Struct("<BI")
-_UNSIGNED_PARAM = 0x80
+_PREPARE_OK: Final = struct.Struct("<BIHHxH")
+_EXECUTE_HEAD: Final = struct.Struct("<BIBI")
+_STATEMENT_ID: Final = struct.Struct("<BI")
+_UNSIGNED_PARAM: Final = 0x80
 
 # Fixed-size integer and float encodings by type; (signed, unsigned) formats.
-_INT_FORMATS: dict[int, tuple[struct.Struct, struct.Struct]] = {
+_INT_FORMATS: Final[dict[int, tuple[struct.Struct, struct.Struct]]] = {
     FieldType.TINY: (struct.Struct("<b"), struct.Struct("<B")),
     FieldType.SHORT: (struct.Struct("<h"), struct.Struct("<H")),
     FieldType.YEAR: (struct.Struct("<h"), struct.Struct("<H")),
@@ -34,28 +34,28 @@ _INT_FORMATS: dict[int, tuple[struct.Struct, struct.Struct]] = {
     FieldType.LONG: (struct.Struct("<i"), struct.Struct("<I")),
     FieldType.LONGLONG: (struct.Struct("<q"), struct.Struct("<Q")),
 }
-_INF = float("inf")
-_LONGLONG = struct.Struct("<q")
-_FLOAT = struct.Struct("<f")
-_DOUBLE = struct.Struct("<d")
+_INF: Final = float("inf")
+_LONGLONG: Final = struct.Struct("<q")
+_FLOAT: Final = struct.Struct("<f")
+_DOUBLE: Final = struct.Struct("<d")
 # Parameter types (with the unsigned bit, 0x8000) whose values have a fixed size.
-_FIXED_PARAMS: dict[int, struct.Struct] = {
+_FIXED_PARAMS: Final[dict[int, struct.Struct]] = {
     **{t: signed for t, (signed, _) in _INT_FORMATS.items()},
     **{t | _UNSIGNED_PARAM << 8: unsigned for t, (_, unsigned) in _INT_FORMATS.items()},
     FieldType.FLOAT: _FLOAT,
     FieldType.DOUBLE: _DOUBLE,
 }
-_DATE = struct.Struct("<HBB")
-_DATETIME = struct.Struct("<HBBBBB")
-_DATETIME_MICRO = struct.Struct("<HBBBBBI")
-_TIME = struct.Struct("<BIBBB")
-_TIME_MICRO = struct.Struct("<BIBBBI")
-_DATE_TYPES = frozenset({FieldType.DATE, FieldType.NEWDATE})
-_DATETIME_TYPES = frozenset({FieldType.DATETIME, FieldType.TIMESTAMP})
-_CHAR_PARAM_TYPES = frozenset(
+_DATE: Final = struct.Struct("<HBB")
+_DATETIME: Final = struct.Struct("<HBBBBB")
+_DATETIME_MICRO: Final = struct.Struct("<HBBBBBI")
+_TIME: Final = struct.Struct("<BIBBB")
+_TIME_MICRO: Final = struct.Struct("<BIBBBI")
+_DATE_TYPES: Final = frozenset({FieldType.DATE, FieldType.NEWDATE})
+_DATETIME_TYPES: Final = frozenset({FieldType.DATETIME, FieldType.TIMESTAMP})
+_CHAR_PARAM_TYPES: Final = frozenset(
     {FieldType.VARCHAR, FieldType.VAR_STRING, FieldType.STRING, FieldType.ENUM, FieldType.SET, FieldType.JSON}
 )
-_DECIMAL_TYPES = frozenset({FieldType.DECIMAL, FieldType.NEWDECIMAL})
+_DECIMAL_TYPES: Final = frozenset({FieldType.DECIMAL, FieldType.NEWDECIMAL})
 
 
 # --- COM_STMT_PREPARE response --------------------------------------------------------------------------
@@ -73,7 +73,7 @@ def parse_prepare_ok(payload: bytes) -> tuple[int, int, int, int]:
     return statement_id, columns, params, warnings
 
 
-PARAM_FIELD = Field("?", FieldType.VAR_STRING, charset=BINARY_CHARSET)
+PARAM_FIELD: Final = Field("?", FieldType.VAR_STRING, charset=BINARY_CHARSET)
 """The definition sent for each parameter of a prepared statement."""
 
 

@@ -12,7 +12,7 @@ import struct
 from collections import deque
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Final, Protocol, cast
 
 from shardline.errors import (
     DeadlineExceeded,
@@ -29,12 +29,12 @@ from shardline.mysql.framing import PacketReader, frame, split_packets
 from shardline.mysql.resultset import decode_responses, parse_column
 from shardline.sqltypes import Field, Result
 
-_LOST = 2013  # CR_SERVER_LOST
-_GONE = 2006  # CR_SERVER_GONE_ERROR
-_OUT_OF_SYNC = 2014  # CR_COMMANDS_OUT_OF_SYNC
-_LENGTH_SEQ0 = struct.Struct("<I")
-_IN_TRANS = int(ServerStatus.IN_TRANS)  # plain ints: IntFlag's & costs a microsecond on the hot path
-_AUTOCOMMIT = int(ServerStatus.AUTOCOMMIT)
+_LOST: Final = 2013  # CR_SERVER_LOST
+_GONE: Final = 2006  # CR_SERVER_GONE_ERROR
+_OUT_OF_SYNC: Final = 2014  # CR_COMMANDS_OUT_OF_SYNC
+_LENGTH_SEQ0: Final = struct.Struct("<I")
+_IN_TRANS: Final = int(ServerStatus.IN_TRANS)  # plain ints: IntFlag's & costs a microsecond on the hot path
+_AUTOCOMMIT: Final = int(ServerStatus.AUTOCOMMIT)
 
 
 @dataclass(slots=True)

@@ -7,6 +7,8 @@ response to a command ends, so a response can be relayed as the exact bytes the 
 
 from __future__ import annotations
 
+from typing import Final
+
 from shardline.errors import MalformedPacket, MySQLError, PacketTooLarge, Unsupported
 from shardline.mysql import auth
 from shardline.mysql.constants import (
@@ -27,8 +29,8 @@ from shardline.mysql.responses import parse_error
 from shardline.mysql.wire import Reader
 from shardline.sqltypes import UTF8MB4_GENERAL_CI
 
-_FAST_AUTH_SUCCESS = 0x03
-_PERFORM_FULL_AUTHENTICATION = 0x04
+_FAST_AUTH_SUCCESS: Final = 0x03
+_PERFORM_FULL_AUTHENTICATION: Final = 0x04
 
 
 def _auth_response(plugin: str, password: str, scramble: bytes) -> bytes:
@@ -116,7 +118,7 @@ def _ok_status(buf: bytes | bytearray, pos: int) -> int:
     return r.int2()
 
 
-_MORE_RESULTS = int(ServerStatus.MORE_RESULTS_EXISTS)
+_MORE_RESULTS: Final = int(ServerStatus.MORE_RESULTS_EXISTS)
 
 # Scanner states.
 _FIRST, _COLUMNS, _COLUMNS_EOF, _ROWS, _PREPARE_OK, _PREPARE_DEFS, _DONE = range(7)

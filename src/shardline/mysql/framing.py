@@ -8,13 +8,14 @@ a header announces them, before buffering their bytes.
 from __future__ import annotations
 
 import struct
+from typing import Final
 
 from shardline.errors import PacketTooLarge
 from shardline.mysql.constants import MAX_PAYLOAD_CHUNK
 
 # MariaDB's default max_allowed_packet is 16 MiB; a relay allows more.
-DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024
-_HEADER = struct.Struct("<I")  # length (3 bytes) | sequence id << 24
+DEFAULT_MAX_PAYLOAD: Final = 64 * 1024 * 1024
+_HEADER: Final = struct.Struct("<I")  # length (3 bytes) | sequence id << 24
 
 
 def frame(payload: bytes, seq: int) -> tuple[bytes, int]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import struct
 from collections.abc import Callable, Iterable, Sequence
+from typing import Final
 
 from shardline.errors import MalformedPacket
 from shardline.mysql.constants import EOF_HEADER, ERR_HEADER, MAX_PAYLOAD_CHUNK, OK_HEADER, ServerStatus
@@ -16,9 +17,9 @@ from shardline.mysql.responses import build_eof, is_eof, parse_eof, parse_error,
 from shardline.mysql.wire import Reader, lenenc_bytes, lenenc_int, lenenc_str
 from shardline.sqltypes import Field, Result, Row
 
-_COLUMN_FIXED = struct.Struct("<BHIBHBxx")  # length of the fixed fields (0x0C), then the fields
-_COLUMN_FIELDS = struct.Struct("<HIBHB")
-_CATALOG = lenenc_str("def")
+_COLUMN_FIXED: Final = struct.Struct("<BHIBHBxx")  # length of the fixed fields (0x0C), then the fields
+_COLUMN_FIELDS: Final = struct.Struct("<HIBHB")
+_CATALOG: Final = lenenc_str("def")
 
 
 def build_column(f: Field) -> bytes:
@@ -57,7 +58,7 @@ def parse_column(payload: bytes) -> Field:
 _cached_column = functools.lru_cache(maxsize=4096)(parse_column)
 
 
-_SHORT_LENGTHS = [bytes((n,)) for n in range(0xFB)]
+_SHORT_LENGTHS: Final = [bytes((n,)) for n in range(0xFB)]
 
 
 def build_text_row(row: Row) -> bytes:

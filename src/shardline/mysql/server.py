@@ -19,7 +19,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from mypy_extensions import mypyc_attr
 
@@ -39,22 +39,22 @@ from shardline.sqltypes import Field, Result
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SERVER_VERSION = "10.11.19-MariaDB-shardline"
-_MAX_QUEUED_COMMANDS = 64  # pipelined commands buffered before reading from the client pauses
+DEFAULT_SERVER_VERSION: Final = "10.11.19-MariaDB-shardline"
+_MAX_QUEUED_COMMANDS: Final = 64  # pipelined commands buffered before reading from the client pauses
 
 # Command bytes as plain ints: comparing with IntEnum members costs an attribute lookup on the hot path.
-_QUERY = int(Command.QUERY)
-_STMT_EXECUTE = int(Command.STMT_EXECUTE)
-_STMT_PREPARE = int(Command.STMT_PREPARE)
-_PING = int(Command.PING)
-_QUIT = int(Command.QUIT)
-_INIT_DB = int(Command.INIT_DB)
-_FIELD_LIST = int(Command.FIELD_LIST)
-_STMT_CLOSE = int(Command.STMT_CLOSE)
-_STMT_SEND_LONG_DATA = int(Command.STMT_SEND_LONG_DATA)
-_STMT_RESET = int(Command.STMT_RESET)
-_RESET_CONNECTION = int(Command.RESET_CONNECTION)
-_STATISTICS = int(Command.STATISTICS)
+_QUERY: Final = int(Command.QUERY)
+_STMT_EXECUTE: Final = int(Command.STMT_EXECUTE)
+_STMT_PREPARE: Final = int(Command.STMT_PREPARE)
+_PING: Final = int(Command.PING)
+_QUIT: Final = int(Command.QUIT)
+_INIT_DB: Final = int(Command.INIT_DB)
+_FIELD_LIST: Final = int(Command.FIELD_LIST)
+_STMT_CLOSE: Final = int(Command.STMT_CLOSE)
+_STMT_SEND_LONG_DATA: Final = int(Command.STMT_SEND_LONG_DATA)
+_STMT_RESET: Final = int(Command.STMT_RESET)
+_RESET_CONNECTION: Final = int(Command.RESET_CONNECTION)
+_STATISTICS: Final = int(Command.STATISTICS)
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # compiled (scripts/build_native.py); relays subclass it

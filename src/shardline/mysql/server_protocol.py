@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from shardline.errors import MalformedPacket, ShardlineError
 from shardline.mysql import auth
@@ -41,7 +41,7 @@ from shardline.mysql.resultset import build_column, build_text_row, result_set_p
 from shardline.mysql.users import UserStore
 from shardline.sqltypes import UTF8MB4_GENERAL_CI, Field, Result
 
-_FAST_AUTH_SUCCESS = b"\x03"
+_FAST_AUTH_SUCCESS: Final = b"\x03"
 
 
 @dataclass(slots=True)
@@ -70,13 +70,16 @@ class Refused:
     data: bytes
 
 
-@dataclass(slots=True)
 class CommandPacket:
-    """One command from the client: its command byte and the rest of the payload."""
+    """One command from the client: its command byte and the rest of the payload. (Not a dataclass: one is made
+    per statement, and a compiled dataclass is built through its interpreted ``__init__``.)"""
 
-    kind: int
-    body: bytes
-    seq: int
+    __slots__ = ("kind", "body", "seq")
+
+    def __init__(self, kind: int, body: bytes, seq: int) -> None:
+        self.kind = kind
+        self.body = body
+        self.seq = seq
 
 
 @dataclass(slots=True, eq=False)

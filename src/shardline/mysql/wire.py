@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import struct
+from typing import Final
 
 from shardline.errors import MalformedPacket
 
-_U16 = struct.Struct("<H")
-_U32 = struct.Struct("<I")
-_U64 = struct.Struct("<Q")
+_U16: Final = struct.Struct("<H")
+_U32: Final = struct.Struct("<I")
+_U64: Final = struct.Struct("<Q")
 
 
 def lenenc_int(value: int) -> bytes:

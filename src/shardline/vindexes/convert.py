@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from shardline.sqltypes import from_python
 
-UINT64_MASK = (1 << 64) - 1
-_INT64_MIN = -(1 << 63)
-_NUMERIC_PREFIX = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+UINT64_MASK: Final = (1 << 64) - 1
+_INT64_MIN: Final = -(1 << 63)
+_NUMERIC_PREFIX: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def to_integer(value: Any) -> int | None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from Crypto.Cipher import DES
 
 from shardline.vindexes.base import FunctionalVindex
 from shardline.vindexes.convert import to_uint64
 
-_CIPHER = DES.new(bytes(8), DES.MODE_ECB)
+_CIPHER: Final = DES.new(bytes(8), DES.MODE_ECB)
 
 
 @functools.lru_cache(maxsize=65536)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from shardline.gate.engine.base import BindVars, Primitive
 from shardline.gate.engine.numbers import (
@@ -37,9 +37,9 @@ from shardline.sqltypes import (
 if TYPE_CHECKING:
     from shardline.gate.engine.vcursor import VCursor
 
-_NOT_NULL_FLAG = 1
-_BINARY_FLAG = 128
-_NUM_FLAG = 32768
+_NOT_NULL_FLAG: Final = 1
+_BINARY_FLAG: Final = 128
+_NUM_FLAG: Final = 32768
 
 
 class AggregateOp(StrEnum):
@@ -70,7 +70,7 @@ class AggregateColumn:
         return f"{self.op.value}({self.column}" + (f"|{self.extra})" if self.extra is not None else ")")
 
 
-_COUNTS = frozenset(
+_COUNTS: Final = frozenset(
     {AggregateOp.COUNT_STAR, AggregateOp.COUNT, AggregateOp.SUM_COUNT, AggregateOp.COUNT_DISTINCT}
 )
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from shardline.errors import Unsupported
 from shardline.gate.engine.evalengine import text_key
@@ -23,15 +23,15 @@ from shardline.sqltypes import (
     to_python,
 )
 
-_NUMERIC = INTEGER_TYPES | DECIMAL_TYPES | FLOAT_TYPES | {FieldType.NULL}
-_TEXT_TYPES = frozenset(
+_NUMERIC: Final = INTEGER_TYPES | DECIMAL_TYPES | FLOAT_TYPES | {FieldType.NULL}
+_TEXT_TYPES: Final = frozenset(
     {FieldType.VARCHAR, FieldType.VAR_STRING, FieldType.STRING, FieldType.TINY_BLOB, FieldType.MEDIUM_BLOB,
      FieldType.LONG_BLOB, FieldType.BLOB, FieldType.JSON, FieldType.ENUM, FieldType.SET}
 )  # fmt: skip
 
 
-_ENUM_FLAG = 256
-_SET_FLAG = 2048
+_ENUM_FLAG: Final = 256
+_SET_FLAG: Final = 2048
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,8 +49,8 @@ def normalize(sql: str) -> tuple[str, dict[str, Literal]]:
 
 
 class ShapeNormalizer:
-    """``normalize`` without the tokenizer for statements of a known shape (``statement_shape``: one regular
-    expression). A shape is trusted once ``normalize`` has replaced exactly its masked literals, with the same
+    """``normalize`` without the tokenizer for statements of a known shape (``statement_shape``: one scan of
+    the text). A shape is trusted once ``normalize`` has replaced exactly its masked literals, with the same
     values; statements of other shapes are normalized as usual. Holds up to ``capacity`` shapes."""
 
     def __init__(self, capacity: int) -> None:
