@@ -1,4 +1,7 @@
-"""What the gate remembers about one client connection between statements."""
+"""What the gate remembers about one client connection between statements.
+
+The module is compiled (scripts/build_native.py); its dataclasses resolve their fields' types when it is
+imported, so the types they name are imported at run time, not only for type checking."""
 
 from __future__ import annotations
 
@@ -7,9 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from shardline.errors import InvalidArgument
-from shardline.gate.engine.vcursor import (
-    ShardTarget,  # imported at run time: the compiled dataclasses need them
-)
+from shardline.gate.engine.vcursor import ShardTarget
 from shardline.gate.pool import PooledConnection
 from shardline.vindexes.base import CommitOrder
 
