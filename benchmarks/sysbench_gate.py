@@ -4,13 +4,15 @@ Brings up a local cluster with ``shardline up`` (2 shards, no replicas, ports sh
 ``sbtest1`` through the gate into ``commerce`` (unsharded) and ``customer`` (sharded by ``hash(id)``), then runs
 oltp_point_select and oltp_read_only, with server-side prepared statements (``--db-ps-mode=auto``) and without
 (``disable``), at the same concurrency against (a) the MariaDB of the commerce primary, (b) the gate on
-``commerce``, (c) the gate on ``customer``, and (d) ``benchmarks/byte_forwarder.py`` in front of (a): a relay
-that only copies bytes, the floor of any Python relay here. Last, point selects at half of the gate's peak QPS
+``commerce``, (c) the gate on ``customer``, (d) ``benchmarks/byte_forwarder.py`` in front of (a): a relay
+that only copies bytes, the floor of any Python relay here, and (e) ``socat`` in front of (a): a relay in C, one
+process per connection, the floor of any relay here. Last, point selects at half of the gate's peak QPS
 (``--rate``) give the p99 latency the gate adds, as sysbench sees it and, with one more run per target captured
 by tcpdump, on the wire. Prints a Markdown table; --json also writes the numbers as JSON.
 
     .venv/bin/python benchmarks/sysbench_gate.py [--time 10] [--threads 8] [--table-size 10000] [--root DIR] \\
-        [--keep] [--json FILE] [--forwarder-port 21506] [--no-forwarder] [--no-wire]
+        [--keep] [--json FILE] [--forwarder-port 21506] [--no-forwarder] [--socat-port 21507] [--no-socat] \\
+        [--no-wire]
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ TESTS = ("oltp_point_select", "oltp_read_only")
 PS_MODES = ("auto", "disable")
 DIRECT = "direct"
 FORWARDER = "forwarder"  # benchmarks/byte_forwarder.py in front of the direct MariaDB
+SOCAT = "socat"  # socat in front of the direct MariaDB
 SHARDS = 2
 TABLE = "sbtest1"
 WARMUP_SECONDS = 2
@@ -59,8 +62,8 @@ _ERROR_CODE = re.compile(r"error:? \d+", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class Target:
-    """A MySQL endpoint sysbench runs against; ``pid``: the relay process whose CPU use is measured (the gate,
-    the byte forwarder), None for MariaDB itself."""
+    """A MySQL endpoint sysbench runs against; ``pid``: the relay process whose CPU use (its own and its ended
+    children's) is measured (the gate, the byte forwarder, socat), None for MariaDB itself."""
 
     name: str
     port: int
@@ -149,6 +152,7 @@ class Bench:
         cpu_before = cpu_seconds(target.pid)
         started = time.monotonic()
         code, out = self.sysbench(target, test, "run", extra, self.time + 60)
+        children_ended(target.pid)
         elapsed = time.monotonic() - started
         result = Result(target.name, test, ps_mode, rate)
         cpu_after = cpu_seconds(target.pid)
@@ -188,14 +192,28 @@ def percentile(buckets: list[tuple[float, int]], pct: float) -> float | None:
 
 
 def cpu_seconds(pid: int | None) -> float | None:
-    """User + system CPU seconds process ``pid`` has used, or None if there is none or it cannot be read."""
+    """User + system CPU seconds process ``pid`` and its ended (reaped) children have used, or None if there is
+    no process or it cannot be read."""
     if pid is None:
         return None
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def children_ended(pid: int | None, timeout: float = 2.0) -> None:
+    """Waits (a little) until process ``pid`` has no children left: socat's, one per connection, end just after
+    sysbench closes its connections, and their CPU counts only once they are reaped."""
+    deadline = time.monotonic() + timeout
+    while pid is not None and time.monotonic() < deadline:
+        try:
+            if not Path(f"/proc/{pid}/task/{pid}/children").read_text().strip():
+                return
+        except OSError:
+            return
+        time.sleep(0.05)
 
 
 def gate_pid(root: Path) -> int | None:
@@ -293,6 +311,16 @@ def start_forwarder(tablet: dict[str, Any], port: int) -> subprocess.Popen[bytes
     process = subprocess.Popen([sys.executable, str(REPO / "benchmarks" / "byte_forwarder.py"), "--port", str(port),
                                 *backend])
     wait_for("the byte forwarder to listen", lambda: _listening(port), 30)
+    return process
+
+
+def start_socat(tablet: dict[str, Any], port: int) -> subprocess.Popen[bytes]:
+    """socat in front of the commerce primary, reaching it as the gate does: a relay that costs next to no CPU,
+    to tell the latency any extra hop adds on this machine from the latency the gate adds."""
+    backend = (f"UNIX-CONNECT:{tablet['mysql_socket']}" if tablet.get("mysql_socket")
+               else f"TCP:127.0.0.1:{tablet['mysql_port']},nodelay")
+    process = subprocess.Popen(["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,nodelay", backend])
+    wait_for("socat to listen", lambda: _listening(port), 30)
     return process
 
 
@@ -505,9 +533,12 @@ def main() -> None:
                         help="port of the byte forwarder (default 21506)")
     parser.add_argument("--no-forwarder", action="store_true",
                         help="leave out the byte forwarder (the floor of a Python relay)")
+    parser.add_argument("--socat-port", type=int, default=21507, help="port of the socat relay (default 21507)")
+    parser.add_argument("--no-socat", action="store_true",
+                        help="leave out the socat relay (the floor of any relay; left out too if socat is missing)")
     parser.add_argument("--socket", action="store_true",
                         help="sysbench connects to MariaDB and to the gate over their Unix sockets, not TCP "
-                             "(the byte forwarder, TCP only, is left out)")
+                             "(the byte forwarder and socat, TCP only, are left out)")
     parser.add_argument("--no-wire", action="store_true",
                         help="leave out the half-load runs whose latency is taken on the wire (tcpdump)")
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
@@ -520,7 +551,7 @@ def main() -> None:
     root = args.root or Path(tempfile.mkdtemp(prefix="shardline-sysbench-"))
     layout = ClusterLayout(root, shards=SHARDS, replicas=0, port_base=args.port_base)
     started = time.monotonic()
-    forwarder: subprocess.Popen[bytes] | None = None
+    relays: list[subprocess.Popen[bytes]] = []
     print(f"cluster in {root}, gate on 127.0.0.1:{layout.gate_port}", file=sys.stderr)
     shardline("up", "--root", str(root), "--shards", str(SHARDS), "--replicas", "0",
               "--port-base", str(args.port_base))  # fmt: skip
@@ -547,14 +578,21 @@ def main() -> None:
         primary = commerce_primary(layout)
         targets = [direct_target(primary, args.socket), *gate]
         if not args.no_forwarder and not args.socket:
-            forwarder = start_forwarder(primary, args.forwarder_port)
+            relays.append(start_forwarder(primary, args.forwarder_port))
             targets.append(Target(FORWARDER, args.forwarder_port, APP.user, APP.password, UNSHARDED_KEYSPACE,
-                                  forwarder.pid))
+                                  relays[-1].pid))
+        if not args.no_socat and not args.socket:
+            if shutil.which("socat"):
+                relays.append(start_socat(primary, args.socat_port))
+                targets.append(Target(SOCAT, args.socat_port, APP.user, APP.password, UNSHARDED_KEYSPACE,
+                                      relays[-1].pid))
+            else:
+                print("no socat relay: socat is not installed (apt-get install socat)", file=sys.stderr)
         half_load = run_all(bench, targets)
     finally:
-        if forwarder is not None:
-            forwarder.terminate()
-            forwarder.wait(10)
+        for relay in relays:
+            relay.terminate()
+            relay.wait(10)
         if args.keep:
             print(f"cluster left running: .venv/bin/shardline down --root {root}", file=sys.stderr)
         else:

@@ -3,7 +3,7 @@
 # modules (scripts/build_native.py). Idempotent and quick when everything is already there.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-pkgs=(mariadb-server mariadb-client mariadb-backup libmariadb-dev pkg-config gcc sysbench tcpdump etcd-server etcd-client)
+pkgs=(mariadb-server mariadb-client mariadb-backup libmariadb-dev pkg-config gcc sysbench tcpdump socat etcd-server etcd-client)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
