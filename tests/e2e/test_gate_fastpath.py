@@ -138,7 +138,20 @@ def test_scatter_reads_with_nothing_to_merge_take_the_fast_path(e2e_cluster: Clu
         before = fast_count(e2e_cluster)
         assert set(rows(conn, sql.format("'fp%'", 1))) == expected
         assert fast_count(e2e_cluster) == before
+        # Once the transaction holds every shard, the statement runs on its connections: it sees its writes.
+        rows(conn, f"UPDATE customer SET tier = 2 WHERE customer_id BETWEEN {IDS[0]} AND {IDS[-1]}")
+        assert set(rows(conn, sql.format("'fp%'", 2))) == expected
+        assert rows(conn, sql.format("'fp%'", 1)) == []
+        assert fast_count(e2e_cluster) == before + 2
+        other = e2e_cluster.connect("customer")
+        try:
+            assert set(rows(other, sql.format("'fp%'", 1))) == expected  # nobody else sees it before a commit
+        finally:
+            other.close()
+        assert lent(e2e_cluster) == 2  # the transaction's two connections, nothing given back twice
         rows(conn, "ROLLBACK")
+        assert set(rows(conn, sql.format("'fp%'", 1))) == expected
+        assert lent(e2e_cluster) == 0
     finally:
         conn.close()
 

@@ -256,15 +256,21 @@ class FastPath:
 
     def _run_scatter(self, session: Session, sql: str, route: FastRoute,
                      payload: Callable[[PooledConnection], bytes | None], sink: FastQuery) -> bool:
-        """A statement of a scatter route on an idle pooled connection to every shard (outside transactions:
-        inside one, every shard would join it); False (nothing sent) where the ordinary path must run it."""
-        if session.in_transaction:
+        """A statement of a scatter route on every shard at once: outside transactions on idle pooled
+        connections, inside one on the connections the transaction already holds on every shard (opening it on
+        a shard is the ordinary path's work); False (nothing sent) where the ordinary path must run it."""
+        reserved = _holds_transaction(session)
+        if session.in_transaction and not reserved:
             return False
         tablet_type = session.target.tablet_type
         lent: list[PooledConnection] = []
         payloads: list[bytes] = []
         for shard in route.shards:
-            pooled = self.gateway.try_connection(shard, tablet_type, session.settings_sql)
+            if reserved:
+                shard_session = session.shard_sessions.get((shard.keyspace, shard.name))
+                pooled = None if shard_session is None or shard_session.lock.locked() else shard_session.connection
+            else:
+                pooled = self.gateway.try_connection(shard, tablet_type, session.settings_sql)
             if pooled is None:
                 break
             lent.append(pooled)
@@ -273,10 +279,11 @@ class FastPath:
                 break
             payloads.append(data)
         if len(payloads) < len(route.shards) or not payloads:
-            for pooled in lent:
-                pooled.release()
+            if not reserved:
+                for pooled in lent:
+                    pooled.release()
             return False
-        return sink.scatter().send(session, sql, route, lent, payloads)
+        return sink.scatter().send(session, sql, route, lent, payloads, reserved)
 
     def _connection(self, session: Session, route: FastRoute, index: int) -> tuple[PooledConnection | None, bool]:
         """The connection for the statement, and whether the statement opens the session's transaction on it:
@@ -575,7 +582,8 @@ class FastScatter:
     shard's response kept until the last is in, then their result sets joined undecoded for the client
     (``concat_result_sets``), or the first shard's error (in shard order) sent instead."""
 
-    __slots__ = ("fast", "conn", "session", "sql", "route", "lent", "responses", "errors", "waiting", "started")
+    __slots__ = ("fast", "conn", "session", "sql", "route", "lent", "reserved", "responses", "errors", "waiting",
+                 "started")
 
     def __init__(self, fast: FastPath, conn: ServerConnection) -> None:
         self.fast = fast
@@ -584,17 +592,19 @@ class FastScatter:
         self.sql = ""
         self.route: FastRoute | None = None
         self.lent: list[PooledConnection] = []
+        self.reserved = False  # the connections are the session's transaction's: they are not given back
         self.responses: list[bytes] = []
         self.errors: list[ShardlineError | None] = []
         self.waiting = 0
         self.started = 0.0
 
     def send(self, session: Session, sql: str, route: FastRoute, lent: list[PooledConnection],
-             payloads: list[bytes]) -> bool:
-        """Sends ``payloads[i]`` on ``lent[i]``, the connection to ``route.shards[i]``; False (connections given
-        back, nothing sent) if the first cannot take it."""
+             payloads: list[bytes], reserved: bool) -> bool:
+        """Sends ``payloads[i]`` on ``lent[i]``, the connection to ``route.shards[i]`` (``reserved``: the
+        session's transaction holds them); False (pooled connections given back, nothing sent) if the first
+        cannot take it."""
         self.started = time.perf_counter()
-        self.session, self.sql, self.route, self.lent = session, sql, route, lent
+        self.session, self.sql, self.route, self.lent, self.reserved = session, sql, route, lent, reserved
         count = len(lent)
         self.responses, self.errors, self.waiting = [b""] * count, [None] * count, count
         for i, (pooled, payload) in enumerate(zip(lent, payloads, strict=True)):
@@ -602,8 +612,7 @@ class FastScatter:
                 pooled.connection.submit(payload, _ScatterSink(self, i))
             except ShardlineError as exc:
                 if i == 0:
-                    for other in lent:
-                        other.release()
+                    self._give_back()
                     return False
                 self.done(i, b"", exc)  # the shards before it were sent the statement: it answers for them all
         return True
@@ -617,9 +626,7 @@ class FastScatter:
         self.waiting -= 1
         if self.waiting:
             return
-        for pooled in self.lent:
-            pooled.release()
-        self.lent = []
+        self._give_back()
         error = next((e for e in self.errors if e is not None), None)
         raw = None
         if error is None:
@@ -642,6 +649,14 @@ class FastScatter:
             fast.metrics.count_error(error.code)
             self.conn.send_error(error)
         self.conn.fast_path_done()
+
+
+    def _give_back(self) -> None:
+        """Returns the pooled connections (a transaction's stay with it)."""
+        if not self.reserved:
+            for pooled in self.lent:
+                pooled.release()
+        self.lent = []
 
 
 class _ScatterSink:
