@@ -650,7 +650,6 @@ class FastScatter:
             self.conn.send_error(error)
         self.conn.fast_path_done()
 
-
     def _give_back(self) -> None:
         """Returns the pooled connections (a transaction's stay with it)."""
         if not self.reserved:
