@@ -1,8 +1,8 @@
 """The default topo backend: one SQLite file shared by every process of a machine, no server.
 
 Every change bumps a global revision and is appended to a change log; a key's version is the revision of its
-last write. Watches poll the change log (one poller per connection, every ~30 ms) and so see every change in
-commit order. Locks are rows whose lease expiry the holder's keepalive pushes forward. All SQLite calls run on
+last write. Watches read the change log (one poller per connection) whenever the file is written, as inotify
+tells (``FileWrites``), and so see every change in commit order; without inotify they poll it every ~30 ms. Locks are rows whose lease expiry the holder's keepalive pushes forward. All SQLite calls run on
 one dedicated thread per connection, never on the event loop."""
 
 from __future__ import annotations
@@ -35,8 +35,10 @@ from shardline.topo.contract import (
     check_key,
     encode_holder,
 )
+from shardline.topo.file_writes import FileWrites
 
-POLL_INTERVAL = 0.03
+POLL_INTERVAL = 0.03  # between reads of the change log where inotify is unavailable
+WRITE_WAIT_LIMIT = 1.0  # the longest wait for a write inotify reports, should one event be missed
 LOCK_RETRY_INTERVAL = 0.05
 BUSY_TIMEOUT_S = 10.0
 KEEP_CHANGES = 10_000  # change-log entries kept for watchers; one that falls further behind must re-watch
@@ -295,7 +297,7 @@ class EmbeddedTopo(TopoConn):
 
     async def _events(self, sub: _Subscriber) -> AsyncIterator[WatchEvent]:
         self._subscribers.add(sub)
-        if self._poller is None or self._poller.done():
+        if self._poller is None or self._poller.done() or self._poller.cancelling():
             self._poller = asyncio.create_task(self._poll(), name=f"topo-watch-poller {self.path}")
         try:
             while True:
@@ -305,10 +307,23 @@ class EmbeddedTopo(TopoConn):
                 yield item
         finally:
             self._subscribers.discard(sub)
+            if not self._subscribers and self._poller is not None:
+                self._poller.cancel()  # it may be waiting for a write; the next watch starts another
 
     async def _poll(self) -> None:
-        """Reads the change log past the slowest watcher and hands each watcher the changes it wants."""
+        """Reads the change log past the slowest watcher and hands each watcher the changes it wants, again
+        after each write to the file."""
+        writes = FileWrites.open(Path(self.path))
+        try:
+            await self._poll_changes(writes)
+        finally:
+            if writes is not None:
+                writes.close()
+
+    async def _poll_changes(self, writes: FileWrites | None) -> None:
         while self._subscribers:
+            if writes is not None:
+                writes.clear()
             low = min(sub.rev for sub in self._subscribers)
             try:
                 changes, compacted = await self._call(_changes_since, low)
@@ -332,7 +347,10 @@ class EmbeddedTopo(TopoConn):
                 if changes:
                     sub.rev = max(sub.rev, changes[-1][0])
             if len(changes) < POLL_BATCH:
-                await asyncio.sleep(POLL_INTERVAL)
+                if writes is None:
+                    await asyncio.sleep(POLL_INTERVAL)
+                else:
+                    await writes.wait(WRITE_WAIT_LIMIT)
 
     async def lock(self, key: str, *, holder: dict[str, Any], ttl: float, timeout: float | None) -> Lock:
         check_key(key)
