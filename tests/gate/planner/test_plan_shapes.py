@@ -154,7 +154,7 @@ def test_a_multi_shard_order_by_merges_on_weight_strings_and_limits_twice():
 def test_aggregates_are_split_into_partial_aggregates_on_the_shards():
     described = plan("SELECT tier, COUNT(*), AVG(balance) FROM customer GROUP BY tier").describe()
     tree = described["Instructions"]
-    assert shape(tree) == ("Projection", "", ("Aggregate", "Ordered", ("Route", "Scatter")))
+    assert shape(tree) == ("Projection", "", ("Aggregate", "Hash", ("Route", "Scatter")))
     aggregate = tree["Inputs"][0]
     assert aggregate["Aggregates"] == "sum_count(1), avg_partial(2|4)"
     assert aggregate["GroupBy"] == "(0|3)"
@@ -185,7 +185,7 @@ def test_having_order_and_limit_after_gate_aggregation():
         "SELECT tier, SUM(balance) AS s FROM customer GROUP BY tier HAVING s > 10 ORDER BY s DESC LIMIT 2"
     ).describe()["Instructions"]
     assert shape(tree) == (
-        "Projection", "", ("Limit", "", ("Sort", "Memory", ("Filter", "", ("Aggregate", "Ordered", ("Route", "Scatter")))))
+        "Projection", "", ("Limit", "", ("Sort", "Memory", ("Filter", "", ("Aggregate", "Hash", ("Route", "Scatter")))))
     )  # fmt: skip
     assert tree["Inputs"][0]["Inputs"][0]["Inputs"][0]["Predicate"] == "[COLUMN 1] > :v1"
 

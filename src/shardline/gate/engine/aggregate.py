@@ -121,7 +121,7 @@ class Aggregate(Primitive):
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "OperatorType": "Aggregate",
-            "Variant": "Ordered" if self.group_keys else "Scalar",
+            "Variant": "Hash" if self.group_keys else "Scalar",  # groups by hash, emits them by group key
             "Aggregates": ", ".join(map(str, self.aggregates)),
         }
         if self.group_keys:
