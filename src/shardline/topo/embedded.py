@@ -2,8 +2,9 @@
 
 Every change bumps a global revision and is appended to a change log; a key's version is the revision of its
 last write. Watches read the change log (one poller per connection) whenever the file is written, as inotify
-tells (``FileWrites``), and so see every change in commit order; without inotify they poll it every ~30 ms. Locks are rows whose lease expiry the holder's keepalive pushes forward. All SQLite calls run on
-one dedicated thread per connection, never on the event loop."""
+tells (``FileWrites``), and so see every change in commit order; without inotify they poll it every ~30 ms.
+Locks are rows whose lease expiry the holder's keepalive pushes forward. All SQLite calls run on one dedicated
+thread per connection, never on the event loop."""
 
 from __future__ import annotations
 
@@ -321,6 +322,7 @@ class EmbeddedTopo(TopoConn):
                 writes.close()
 
     async def _poll_changes(self, writes: FileWrites | None) -> None:
+        woken = False  # by a write
         while self._subscribers:
             if writes is not None:
                 writes.clear()
@@ -346,11 +348,15 @@ class EmbeddedTopo(TopoConn):
                         sub.queue.put_nowait(WatchEvent(key, value, rev))
                 if changes:
                     sub.rev = max(sub.rev, changes[-1][0])
-            if len(changes) < POLL_BATCH:
-                if writes is None:
-                    await asyncio.sleep(POLL_INTERVAL)
-                else:
-                    await writes.wait(WRITE_WAIT_LIMIT)
+            if len(changes) >= POLL_BATCH:
+                continue
+            if writes is None:
+                await asyncio.sleep(POLL_INTERVAL)
+            else:
+                # A read that a write woke is followed by another within POLL_INTERVAL: the write may be a
+                # commit not yet visible then (its WAL frames are written, and reported, before the WAL index
+                # that makes them visible is updated).
+                woken = await writes.wait(POLL_INTERVAL if woken else WRITE_WAIT_LIMIT)
 
     async def lock(self, key: str, *, holder: dict[str, Any], ttl: float, timeout: float | None) -> Lock:
         check_key(key)

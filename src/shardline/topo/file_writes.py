@@ -49,15 +49,16 @@ class FileWrites:
         is not missed."""
         self._written.clear()
 
-    async def wait(self, timeout: float) -> None:
-        """Returns at the first write since ``clear``, or after ``timeout`` seconds."""
+    async def wait(self, timeout: float) -> bool:
+        """Returns at the first write since ``clear`` (True), or after ``timeout`` seconds (False)."""
         if self._written.is_set():
-            return
+            return True
         try:
             async with asyncio.timeout(timeout):
                 await self._written.wait()
         except TimeoutError:
-            pass
+            return False
+        return True
 
     def close(self) -> None:
         self._loop.remove_reader(self._inotify.fileno())
