@@ -10,14 +10,14 @@ from __future__ import annotations
 import random
 import socket
 
-_LOW, _HIGH = 20000, 32000
+LOW, HIGH = 20000, 32000  # test servers' ports, below the ephemeral range
 _handed_out: set[int] = set()
 
 
 def free_port() -> int:
     """A port on 127.0.0.1 that nothing listens on now and that this session has not handed out before."""
     for _ in range(1000):
-        port = random.randint(_LOW, _HIGH)
+        port = random.randint(LOW, HIGH)
         if port in _handed_out:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -27,4 +27,4 @@ def free_port() -> int:
                 continue
         _handed_out.add(port)
         return port
-    raise RuntimeError(f"no free port between {_LOW} and {_HIGH}")
+    raise RuntimeError(f"no free port between {LOW} and {HIGH}")

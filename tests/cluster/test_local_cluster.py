@@ -17,6 +17,7 @@ import pytest
 from shardline.cluster.layout import ClusterLayout
 from shardline.cluster.procs import is_shardline_process, shardline_executable
 from shardline.mysqlctl.users import APP
+from tests.ports import HIGH, LOW
 
 pytestmark = pytest.mark.slow
 
@@ -31,15 +32,16 @@ def _free(port: int) -> bool:
 
 
 def _free_port_base(root: Path) -> int:
-    """A port base whose every cluster port is free now (bases are multiples of 1000 in 20000..50000)."""
-    for _ in range(20):
-        base = random.randrange(20, 50) * 1000
+    """A port base whose every cluster port is free now and, like ``free_port``'s, below the ephemeral range,
+    where an outgoing connection could take one before the cluster binds it (bases are multiples of 1000)."""
+    for _ in range(50):
+        base = random.randrange(LOW // 1000, HIGH // 1000) * 1000
         layout = ClusterLayout(root, 2, 1, base)
         ports = [layout.ctld_port, layout.gate_port, layout.gate_http_port]
         ports += [port for plan in layout.tablets for port in (plan.port, plan.mysql_port)]
-        if all(_free(port) for port in ports):
+        if max(ports) <= HIGH and all(_free(port) for port in ports):
             return base
-    pytest.fail("no free port base found")
+    pytest.fail("no free port base found below the ephemeral port range")
 
 
 def shardline(*args: str) -> subprocess.CompletedProcess[str]:
