@@ -61,6 +61,7 @@ class FileWrites:
         return True
 
     def close(self) -> None:
+        """Stops reading the descriptor and closes it."""
         self._loop.remove_reader(self._inotify.fileno())
         self._inotify.close()
 
@@ -68,8 +69,8 @@ class FileWrites:
         try:
             events = self._inotify.read(timeout=0)
         except OSError:
-            events = []
             self._written.set()  # cannot tell: read the file again
+            return
         for event in events:
             if event.name in self._names or event.mask & flags.Q_OVERFLOW:
                 self._written.set()
