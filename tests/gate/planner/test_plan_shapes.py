@@ -119,6 +119,14 @@ def test_statements_sqlglot_cannot_parse_pass_through_to_an_unsharded_keyspace()
     assert caught.value.code == 1064
 
 
+
+def test_a_regenerated_query_keeps_regexp_as_mariadb_writes_it():
+    """sqlglot writes ``x REGEXP y`` as ``REGEXP_LIKE(x, y)``, which MariaDB does not have."""
+    described = plan("SELECT name FROM customer WHERE name REGEXP '^a' AND NOT email RLIKE 'b' ORDER BY name")
+    query = described.describe()["Instructions"]["Inputs"][0]["Query"]
+    assert query == ("SELECT name, WEIGHT_STRING(name) FROM customer WHERE (name REGEXP :v1) "
+                     "AND NOT (email REGEXP :v2) ORDER BY name")
+
 def test_an_in_route_sends_each_shard_only_its_values():
     described = route("SELECT name FROM customer WHERE customer_id IN (1, 2, 3)")
     assert described["Query"] == "SELECT name FROM customer WHERE customer_id IN (:__vals1)"

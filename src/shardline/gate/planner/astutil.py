@@ -117,10 +117,15 @@ def qualifiers(node: exp.Expression) -> set[str]:
 def generate(node: exp.Expression) -> str:
     """The SQL of a (rewritten) query for MariaDB. sqlglot writes ``LOCK IN SHARE MODE`` as ``FOR SHARE``,
     which MariaDB rejects, and ``SELECT ... INTO`` as ``CREATE TABLE``: the first is restored, the second
-    refused (it runs only as the client's own text, on one shard)."""
+    refused (it runs only as the client's own text, on one shard); ``x REGEXP y``, which sqlglot writes as
+    ``REGEXP_LIKE(x, y)``, a function MariaDB does not have, is restored too."""
     for lock in list(node.find_all(exp.Lock)):
         if not lock.args.get("update") and not lock.args.get("wait") and not lock.expressions:
             lock.replace(exp.Var(this="LOCK IN SHARE MODE"))
+    for regexp in reversed(list(node.find_all(exp.RegexpLike))):  # inner ones first
+        if regexp.args.get("flag") is None:
+            regexp.replace(exp.Var(this=f"({regexp.this.sql(dialect='mysql')} REGEXP "
+                                        f"{regexp.expression.sql(dialect='mysql')})"))
     if any(select.args.get("into") for select in node.find_all(exp.Select)):
         raise Unsupported("SELECT ... INTO is supported only for statements that run unchanged on one shard")
     return node.sql(dialect="mysql")
