@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pymysql
 import pytest
 
+from shardline.errors import ShardlineError
 from shardline.gate.fastpath import PIPELINE_MAX_SERVICE, FastRoute
 from shardline.gate.planner.shape import statement_shape
 from shardline.gate.server import Gate
@@ -21,6 +22,7 @@ from shardline.mysql.client import connect
 from shardline.mysql.client_protocol import ClientHandshake, ResponseScanner
 from shardline.mysql.framing import PacketReader, frame, split_packets
 from shardline.mysql.resultset import decode_responses
+from shardline.mysqlctl.users import DBA
 from tests.e2e.cluster import ClusterThread
 
 IDS = range(97001, 97041)
@@ -172,6 +174,93 @@ def test_scatter_reads_with_nothing_to_merge_take_the_fast_path(e2e_cluster: Clu
     asyncio.run(prepared())
 
 
+
+def _merged_cases(low: int, high: int) -> list[tuple[str, list[tuple]]]:
+    """Scatter reads the gate must finish (merge, aggregate, DISTINCT, LIMIT) over customer_id in [low, high],
+    each with the rows MySQL gives for the fixture's data."""
+    ids = [i for i in IDS if low <= i <= high]
+    where = f"WHERE customer_id BETWEEN {low} AND {high} AND name LIKE 'fp%'"
+    by_name = sorted(ids, key=lambda i: f"fp{i}")
+    return [
+        (f"SELECT name FROM customer {where} ORDER BY name", [(f"fp{i}",) for i in by_name]),
+        (f"SELECT customer_id, name FROM customer {where} ORDER BY name DESC LIMIT 3",
+         [(i, f"fp{i}") for i in by_name[::-1][:3]]),
+        (f"SELECT customer_id FROM customer {where} ORDER BY customer_id LIMIT 2, 4",
+         [(i,) for i in ids[2:6]]),
+        (f"SELECT SUM(customer_id), COUNT(*), MIN(name), MAX(customer_id) FROM customer {where}",
+         [(sum(ids) if ids else None, len(ids), f"fp{by_name[0]}" if ids else None, max(ids, default=None))]),
+        (f"SELECT DISTINCT tier FROM customer {where} ORDER BY tier", [(1,)] if ids else []),
+        (f"SELECT tier, COUNT(*) AS n FROM customer {where} GROUP BY tier", [(1, len(ids))] if ids else []),
+    ]
+
+
+def _plain(value: object) -> object:
+    return int(value) if hasattr(value, "as_integer_ratio") and not isinstance(value, float) else value
+
+
+def test_scatter_reads_the_gate_merges_take_the_fast_path(e2e_cluster: ClusterThread, customers):
+    """ORDER BY, LIMIT, aggregates and DISTINCT over every shard: merged in the socket callback as the ordinary
+    path merges them, with the same rows and column names; shard errors and transactions too."""
+    conn = e2e_cluster.connect("customer")
+    try:
+        for sql, expected in _merged_cases(IDS[0], IDS[-1]):
+            with conn.cursor() as cursor:  # the first teaches the shape on the ordinary path
+                cursor.execute(sql)
+                assert [tuple(map(_plain, r)) for r in cursor.fetchall()] == expected, sql
+                names = [d[0] for d in cursor.description]
+            before = fast_count(e2e_cluster)
+            for low, high in ((IDS[0], IDS[-1]), (IDS[3], IDS[20]), (IDS[10], IDS[10]), (1, 2)):
+                variant, want = next((s, e) for s, e in _merged_cases(low, high) if s.split(" FROM")[0] ==
+                                     sql.split(" FROM")[0] and s.split("ORDER BY")[1:] == sql.split("ORDER BY")[1:]
+                                     and s.split("LIMIT")[1:] == sql.split("LIMIT")[1:])
+                with conn.cursor() as cursor:
+                    cursor.execute(variant)
+                    assert [tuple(map(_plain, r)) for r in cursor.fetchall()] == want, variant
+                    assert [d[0] for d in cursor.description] == names
+            assert fast_count(e2e_cluster) - before == 4, sql
+        shaped = "SELECT name FROM customer WHERE name REGEXP '{}' AND tier = 1 ORDER BY name"
+        assert rows(conn, shaped.format("^fp970[01]")) == [(f"fp{i}",) for i in sorted(IDS)[:19] if i < 97020]
+        before = fast_count(e2e_cluster)
+        with pytest.raises(pymysql.err.MySQLError) as info:  # learned shape, refused by the shards
+            rows(conn, shaped.format("("))
+        assert info.value.args[0] == 1139 and fast_count(e2e_cluster) == before + 1
+        assert lent(e2e_cluster) == 0
+        rows(conn, "BEGIN")
+        rows(conn, f"UPDATE customer SET tier = 2 WHERE customer_id BETWEEN {IDS[0]} AND {IDS[4]}")  # both shards
+        before = fast_count(e2e_cluster)
+        assert rows(conn, f"SELECT DISTINCT tier FROM customer WHERE customer_id BETWEEN {IDS[0]} AND {IDS[-1]}"
+                          " AND name LIKE 'fp%' ORDER BY tier") == [(1,), (2,)]  # its own writes
+        assert fast_count(e2e_cluster) == before + 1 and lent(e2e_cluster) == 2
+        rows(conn, "ROLLBACK")
+        assert lent(e2e_cluster) == 0
+    finally:
+        conn.close()
+
+    async def prepared() -> None:
+        client = await connect("127.0.0.1", e2e_cluster.gate_port, "root", "", "customer")
+        try:
+            statement = await client.prepare("SELECT customer_id, name FROM customer WHERE customer_id BETWEEN ? AND ?"
+                                             " AND name LIKE 'fp%' ORDER BY name DESC LIMIT ?")
+            total = await client.prepare("SELECT SUM(customer_id), COUNT(*) FROM customer WHERE customer_id "
+                                         "BETWEEN ? AND ?")
+            await client.execute(statement, [IDS[0], IDS[-1], 3])  # teaches it
+            await client.execute(total, [IDS[0], IDS[-1]])
+            before = fast_count(e2e_cluster)
+            for low, high, count in ((IDS[0], IDS[-1], 5), (IDS[5], IDS[9], 10), (1, 2, 3)):
+                ids = sorted((i for i in IDS if low <= i <= high), key=lambda i: f"fp{i}", reverse=True)
+                result = await client.execute(statement, [low, high, count])
+                assert result.rows == [(str(i).encode(), f"fp{i}".encode()) for i in ids[:count]]
+                result = await client.execute(total, [low, high])
+                assert result.rows == [(str(sum(ids)).encode() if ids else None, str(len(ids)).encode())]
+            assert fast_count(e2e_cluster) - before == 6
+            with pytest.raises(ShardlineError) as info:  # a bad LIMIT: the ordinary path gives its error
+                await client.execute(statement, [IDS[0], IDS[-1], -1])
+            assert info.value.code == 1210
+        finally:
+            await client.close()
+
+    asyncio.run(prepared())
+
 def test_transactions_targets_and_settings_keep_their_meaning(e2e_cluster: ClusterThread, customers):
     conn = e2e_cluster.connect("customer")
     try:
@@ -286,8 +375,15 @@ def test_transactions_over_two_shards_keep_their_rules_on_the_fast_path(e2e_clus
         assert rows(conn, f"SELECT name FROM customer WHERE customer_id = {low}") == [(f"fp{low}",)]
         assert rows(conn, f"SELECT name FROM customer WHERE customer_id = {high}") == [(f"fp{high}",)]
         assert lent(e2e_cluster) == idle + 2
-        rows(conn, "COMMIT")  # two shards: the ordinary path commits them one after the other
-        assert lent(e2e_cluster) == idle
+        before = fast_count(e2e_cluster)
+        rows(conn, "COMMIT")  # two shards, committed one after the other
+        assert lent(e2e_cluster) == idle and fast_count(e2e_cluster) == before + 1
+        rows(conn, "BEGIN")
+        rows(conn, f"UPDATE customer SET tier = 3 WHERE customer_id IN ({low}, {high})")
+        before = fast_count(e2e_cluster)
+        rows(conn, "ROLLBACK")  # on both shards at once
+        assert fast_count(e2e_cluster) == before + 1 and lent(e2e_cluster) == idle
+        assert rows(conn, f"SELECT tier FROM customer WHERE customer_id IN ({low}, {high})") == [(1,), (1,)]
         rows(conn, "SET transaction_mode = 'single'")
         rows(conn, "BEGIN")
         rows(conn, f"SELECT name FROM customer WHERE customer_id = {low}")
@@ -298,6 +394,48 @@ def test_transactions_over_two_shards_keep_their_rules_on_the_fast_path(e2e_clus
     finally:
         conn.close()
 
+
+
+def test_a_commit_that_fails_on_its_second_shard_names_the_shard_committed(e2e_cluster: ClusterThread, customers):
+    """COMMIT shard after shard: the first commits, the second's connection is gone (killed on its MariaDB),
+    so its part is rolled back and the client is told which shard did commit."""
+    by_shard = _ids_by_shard(e2e_cluster)
+    low, high = by_shard["-80"][0], by_shard["80-"][0]
+    conn = e2e_cluster.connect("customer")
+    try:
+        rows(conn, f"UPDATE customer SET tier = 1 WHERE customer_id IN ({low}, {high})")
+        rows(conn, "BEGIN")
+        rows(conn, f"UPDATE customer SET tier = 4 WHERE customer_id = {low}")  # -80 joins first
+        rows(conn, f"UPDATE customer SET tier = 4 WHERE customer_id = {high}")
+        killed = _kill_transactions(e2e_cluster, "80-")
+        assert killed == 1
+        before = fast_count(e2e_cluster)
+        with pytest.raises(pymysql.err.MySQLError) as info:
+            rows(conn, "COMMIT")
+        assert "multi-shard commit failed part-way: committed on customer/-80" in info.value.args[1]
+        assert fast_count(e2e_cluster) == before + 1
+        assert rows(conn, f"SELECT customer_id, tier FROM customer WHERE customer_id IN ({low}, {high}) "
+                          "ORDER BY customer_id") == sorted([(low, 4), (high, 1)])
+        assert lent(e2e_cluster) == 0
+    finally:
+        rows(conn, f"UPDATE customer SET tier = 1 WHERE customer_id IN ({low}, {high})")
+        conn.close()
+
+
+def _kill_transactions(cluster: ClusterThread, shard: str) -> int:
+    """Kills, on the customer shard's primary, the connections with an open InnoDB transaction."""
+    gate = gate_of(cluster)
+    alias = next(str(v.tablet.alias) for v in gate.serving.tablets()
+                 if v.tablet.keyspace == "customer" and v.tablet.shard == shard and v.tablet_type == "primary")
+    pool = next(p for (key, _, _), p in gate.gateway._pools.items() if key == alias)
+    dba = pymysql.connect(unix_socket=pool.unix_socket, user=DBA.user, password=DBA.password, autocommit=True)
+    try:
+        threads = rows(dba, "SELECT trx_mysql_thread_id FROM information_schema.innodb_trx")
+        for (thread,) in threads:
+            rows(dba, f"KILL CONNECTION {thread}")
+        return len(threads)
+    finally:
+        dba.close()
 
 def test_an_error_on_the_fast_path_is_the_shards_error(e2e_cluster: ClusterThread, customers):
     conn = e2e_cluster.connect("customer")

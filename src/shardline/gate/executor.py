@@ -160,7 +160,11 @@ class Executor:
                 if insert_id:
                     session.last_insert_id = insert_id
             return root.plan_type, raw
-        if kind is K.SELECT or session.in_transaction:
+        if kind is K.SELECT:
+            result = await root.execute(vcursor, bind_vars)
+            if relay is not None:  # a statement with LAST_INSERT_ID() bound never takes the fast path
+                self.fast.learn(session, plan, sql, bind_vars, prepared)
+        elif session.in_transaction:
             result = await root.execute(vcursor, bind_vars)
         else:
             result = await self._autocommit_dml(session, root, vcursor, bind_vars)

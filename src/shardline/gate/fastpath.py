@@ -8,7 +8,10 @@ the client untouched.
 
 A SELECT whose plan relays the client's statement to every shard of a scatter route, with nothing to merge
 (no ORDER BY, LIMIT, aggregate or DISTINCT), goes to an idle pooled connection of each shard at once outside
-transactions; the shards' result sets are joined undecoded once the last is in (``FastScatter``).
+transactions; the shards' result sets are joined undecoded once the last is in (``FastScatter``). One with
+something to merge goes out the same way with the route's own query (weight strings added, aggregates split),
+and the plan's row operators above the route (``RowOperator``) finish the decoded results in the last shard's
+callback (``FastMerge``).
 
 The fast path learns from the ordinary path. After the ordinary path relayed a SELECT to its shards, ``learn``
 records whether its statement shape (``planner.shape``; for a prepared statement, its text) can take the fast
@@ -29,15 +32,16 @@ than ``PIPELINE_MAX_SERVICE`` on the shard on average, and ``pipeline_depth`` 1 
 Inside a transaction a statement runs on the connection the transaction holds on its shard, exclusively; the
 first one on a shard takes an idle pooled connection and is sent right behind the transaction's BEGIN. Plain
 BEGIN, COMMIT and ROLLBACK are answered here too: BEGIN only marks the session (shards join the transaction
-with their first statement, as in Vitess), and COMMIT or ROLLBACK of a transaction open on at most one shard
-is sent on that shard's connection.
+with their first statement, as in Vitess); COMMIT is sent on the transaction's connections shard after shard,
+each once the one before has committed (a failure part-way names the shards committed), and ROLLBACK on all of
+them at once.
 
 Whatever is unusual leaves the statement to the ordinary path, which gives the same answer: autocommit off
 outside a transaction, a shard target (``USE ks:-80``), session settings no idle pooled connection carries, a
 primary failover being buffered, no idle pooled connection, a value the vindex maps to no single keyspace id;
 a transaction with savepoints, or one that a new shard would take past ``transaction_mode`` single, or one
-spread over several shards or with consistent-lookup pre/post transactions when it ends; BEGIN inside a
-transaction (it commits the open one first), or with characteristics (READ ONLY, ...).
+with consistent-lookup pre/post transactions when it ends; BEGIN inside a transaction (it commits the open one
+first), or with characteristics (READ ONLY, ...).
 """
 
 from __future__ import annotations
@@ -48,16 +52,20 @@ from bisect import bisect_right
 from typing import TYPE_CHECKING, Any, Final
 
 from shardline.errors import ShardlineError
+from shardline.gate.engine.base import RowOperator
 from shardline.gate.engine.evalengine import BindVar
 from shardline.gate.engine.route import Route
 from shardline.gate.engine.routing import RouteVariant
-from shardline.gate.planner.normalize import literal_spans
+from shardline.gate.planner.normalize import literal_spans, shape_bind_vars
 from shardline.gate.planner.shape import Shape, statement_shape
 from shardline.gate.pool import DEFAULT_PIPELINE_DEPTH
 from shardline.gate.querylog import QueryLogEntry
-from shardline.gate.scatter_conn import ScatterConn, concatenated
+from shardline.gate.scatter_conn import ScatterConn, concatenated, partial_commit_error
 from shardline.gate.session import ShardSession, TransactionMode
 from shardline.mysql.binary import retarget_execute
+from shardline.mysql.framing import split_packets
+from shardline.mysql.resultset import decode_responses
+from shardline.sqltypes import Result
 from shardline.vindexes.base import FunctionalVindex
 
 if TYPE_CHECKING:
@@ -107,12 +115,13 @@ class FastRoute:
     the vindex and the position of its value among the literals (parameters), or no vindex (the first shard)."""
 
     __slots__ = ("plan_type", "vindex", "value_index", "version", "shards", "starts", "ends", "latency",
-                 "shard_latency", "pipelinable", "service", "scatter")
+                 "shard_latency", "pipelinable", "service", "scatter", "merge")
 
     def __init__(self, plan_type: str, vindex: FunctionalVindex | None, value_index: int, version: int,
                  shards: list[ShardTarget], latency: LatencyHistogram, shard_latency: list[LatencyHistogram],
-                 pipelinable: bool, scatter: bool = False) -> None:
+                 pipelinable: bool, scatter: bool = False, merge: FastMerge | None = None) -> None:
         self.scatter = scatter  # its statements go to every shard, their rows relayed one shard after the other
+        self.merge = merge  # or, for a scatter route the gate must finish, how the shards' rows are merged
         self.pipelinable = pipelinable  # its statements cannot wait on the shard (locks, sleeps, ...)
         self.service = 0.0  # moving average of its statements' time on the shard, queueing excluded
         self.plan_type = plan_type
@@ -148,6 +157,40 @@ class FastRoute:
         return index if not end or keyspace_id < end else -1
 
 
+
+class FastMerge:
+    """A scatter route whose shards cannot answer with the client's text alone: the route's own query (weight
+    strings added, LIMIT pushed down, aggregates split) and the row operators above it (``RowOperator``:
+    merge-sort, aggregate, DISTINCT, LIMIT, helper columns dropped), as the ordinary path runs them, applied
+    to the shards' decoded results in the last shard's socket callback."""
+
+    __slots__ = ("route", "operators", "literals")
+
+    def __init__(self, route: Route, operators: list[RowOperator], literals: dict[str, Any]) -> None:
+        self.route = route
+        self.operators = operators  # from the plan's root down to the route's parent
+        self.literals = literals  # a prepared statement's literals, bound beside its parameters
+
+    def bind_chain(self, bind_vars: dict[str, Any]) -> list[dict[str, Any]]:
+        """The bind variables each operator runs with, root first, and last the route's."""
+        chain = [bind_vars]
+        for operator in self.operators:
+            bind_vars = operator.input_bind_vars(bind_vars)
+            chain.append(bind_vars)
+        return chain
+
+    def payload(self, chain: list[dict[str, Any]]) -> bytes:
+        """The COM_QUERY payload every shard runs."""
+        return _QUERY + self.route.query.render(chain[-1]).encode("utf-8", "surrogateescape")
+
+    def result(self, responses: list[bytes], chain: list[dict[str, Any]]) -> Result:
+        """The client's result from the shards' responses (in shard order)."""
+        result = self.route.combine([decode_responses(split_packets(response))[0][0] for response in responses])
+        for i in range(len(self.operators) - 1, -1, -1):
+            result = self.operators[i].finish(result, chain[i])
+        return result
+
+
 class FastPath:
     """The learned routes of one gate, and the sending of statements along them."""
 
@@ -175,9 +218,12 @@ class FastPath:
         sql = body.decode("utf-8", "surrogateescape")
         shaped = statement_shape(sql)
         sink.shaped = (sql, shaped)  # the ordinary path reuses it if this declines
-        shape, values, _ = shaped
+        shape, values, spans = shaped
         route = self._learned(session, ("q", shape, session.target))
         if route is not None and route.scatter:
+            if route.merge is not None:
+                bind_vars: dict[str, Any] = shape_bind_vars(sql, values, spans)
+                return self._run_merge(session, sql, route, route.merge, bind_vars, False, sink)
             return self._run_scatter(session, sql, route, _query_payloads(_QUERY + body), sink)
         if route is None:
             return False
@@ -198,6 +244,11 @@ class FastPath:
                 return self._run_transaction_statement(session, transaction_statement, sink)
         route = self._learned(session, ("p", sql, session.target))
         if route is not None and route.scatter:
+            merge = route.merge
+            if merge is not None:
+                bind_vars: dict[str, Any] = {f"p{i}": value for i, value in enumerate(params, 1)}
+                bind_vars.update(merge.literals)
+                return self._run_merge(session, sql, route, merge, bind_vars, True, sink)
             return self._run_scatter(session, sql, route, _execute_payloads(statement, body), sink)
         if route is None:
             return False
@@ -222,16 +273,16 @@ class FastPath:
             session.begin_statement = "BEGIN"
             sink.answer_ok(session, statement)
             return True
-        if session.pre_sessions or session.post_sessions or len(session.shard_sessions) > 1:
+        if session.pre_sessions or session.post_sessions:
             return False
         if not session.shard_sessions:  # nothing reached a shard: the transaction ends at the gate
             ScatterConn.release_all(session)
             sink.answer_ok(session, statement)
             return True
-        shard_session = next(iter(session.shard_sessions.values()))
-        if shard_session.lock.locked():
+        shard_sessions = list(session.shard_sessions.values())
+        if any(shard_session.lock.locked() for shard_session in shard_sessions):
             return False
-        return sink.end_transaction(session, statement, shard_session)
+        return sink.end_transaction(session, statement, shard_sessions)
 
     def _learned(self, session: Session, key: tuple[Any, ...]) -> FastRoute | None:
         """The learned route of ``key`` if the session may take the fast path and the route is current."""
@@ -254,11 +305,25 @@ class FastPath:
             return None
         return index, pooled, opens
 
+    def _run_merge(self, session: Session, sql: str, route: FastRoute, merge: FastMerge,
+                   bind_vars: dict[str, Any], binary: bool, sink: FastQuery) -> bool:
+        """A statement of a scatter route whose rows the gate merges (``FastMerge``); False where the ordinary
+        path must run it (it then also gives the error of a bad bind value)."""
+        try:
+            chain = merge.bind_chain(bind_vars)
+            payload = merge.payload(chain)
+        except ShardlineError:
+            return False
+        return self._run_scatter(session, sql, route, _query_payloads(payload), sink, chain, binary)
+
     def _run_scatter(self, session: Session, sql: str, route: FastRoute,
-                     payload: Callable[[PooledConnection], bytes | None], sink: FastQuery) -> bool:
+                     payload: Callable[[PooledConnection], bytes | None], sink: FastQuery,
+                     chain: list[dict[str, Any]] | None = None, binary: bool = False) -> bool:
         """A statement of a scatter route on every shard at once: outside transactions on idle pooled
         connections, inside one on the connections the transaction already holds on every shard (opening it on
-        a shard is the ordinary path's work); False (nothing sent) where the ordinary path must run it."""
+        a shard is the ordinary path's work); False (nothing sent) where the ordinary path must run it.
+        ``chain``: for a merged route, its bind variables (``FastMerge.bind_chain``); ``binary``: the client's
+        statement is a prepared one, answered with binary rows."""
         reserved = _holds_transaction(session)
         if session.in_transaction and not reserved:
             return False
@@ -283,7 +348,7 @@ class FastPath:
                 for pooled in lent:
                     pooled.release()
             return False
-        return sink.scatter().send(session, sql, route, lent, payloads, reserved)
+        return sink.scatter().send(session, sql, route, lent, payloads, reserved, chain, binary)
 
     def _connection(self, session: Session, route: FastRoute, index: int) -> tuple[PooledConnection | None, bool]:
         """The connection for the statement, and whether the statement opens the session's transaction on it:
@@ -313,9 +378,9 @@ class FastPath:
 
     def learn(self, session: Session, plan: Plan, sql: str, bind_vars: dict[str, Any],
               prepared: PreparedQuery | None) -> None:
-        """After the ordinary path relayed a SELECT to one shard, or to every shard of a scatter route: records
-        whether statements like it (same shape, or the same prepared statement) can take the fast path for the
-        session's target."""
+        """After the ordinary path ran a SELECT: records whether statements like it (same shape, or the same
+        prepared statement) can take the fast path for the session's target, relayed to one shard or to every
+        shard of a scatter route, or merged from every shard (``FastMerge``)."""
         if session.target.shard:
             return
         version = self.serving.vschema_version
@@ -334,27 +399,44 @@ class FastPath:
             # statements: the literals the normalizer keeps (ORDER BY 1, DECIMAL(10,2), ...) shape the plan.
             route = None
             if spans == literal_spans(sql):
+                statement_vars = {f"v{i}" for i in range(1, len(values) + 1)}
                 route = self._route(session, plan, version, _text_value_index(values, bind_vars),
-                                    not _MAY_WAIT.search(shape))
+                                    not _MAY_WAIT.search(shape), set(bind_vars) == statement_vars, {})
         else:
-            route = self._route(session, plan, version, _param_value_index, not _MAY_WAIT.search(prepared.sql))
+            statement_vars = {f"p{i}" for i in range(1, prepared.param_count + 1)} | set(prepared.literals)
+            route = self._route(session, plan, version, _param_value_index, not _MAY_WAIT.search(prepared.sql),
+                                set(bind_vars) == statement_vars, prepared.literals)
         if len(self.routes) >= self.capacity and key not in self.routes:
             self.routes.pop(next(iter(self.routes)))
         self.routes[key] = route if route is not None else version
 
     def _route(self, session: Session, plan: Plan, version: int, value_index: Callable[[str], int | None],
-               pipelinable: bool) -> FastRoute | None:
+               pipelinable: bool, bound_alike: bool, literals: dict[str, Any]) -> FastRoute | None:
+        """``bound_alike``: the fast path binds the statement's variables as the ordinary path did here (for a
+        merged route, which renders its own query); ``literals``: a prepared statement's."""
         root = plan.root
-        if type(root) is not Route or not root.passthrough:
+        operators: list[RowOperator] = []
+        node = root
+        while isinstance(node, RowOperator):
+            operators.append(node)
+            node = node.input
+        if type(node) is not Route:
             return None
-        routing = root.routing
+        routing = node.routing
         vindex: FunctionalVindex | None = None
         index = -1
         scatter = routing.variant is RouteVariant.SCATTER
+        merge: FastMerge | None = None
         if scatter:
-            if root.in_bind or root.order or root.helpers:
+            if node.in_bind:
                 return None
+            if operators or node.order or node.helpers or not node.passthrough:
+                if not bound_alike:
+                    return None
+                merge = FastMerge(node, operators, literals)
             pipelinable = False
+        elif operators or not node.passthrough:
+            return None
         elif routing.variant not in _FIXED_SHARD:
             if (routing.variant is not RouteVariant.EQUAL_UNIQUE or not isinstance(routing.vindex, FunctionalVindex)
                     or len(routing.values) != 1 or type(routing.values[0]) is not BindVar):
@@ -373,7 +455,7 @@ class FastPath:
         return FastRoute(root.plan_type, vindex, index, version, shards,
                          metrics.query_histogram(root.plan_type, session.target.keyspace),
                          [metrics.shard_histogram(s.keyspace, s.name, tablet_type) for s in shards], pipelinable,
-                         scatter)
+                         scatter, merge)
 
 
 # The payload makers of scatter routes are made apart from run_query and run_prepared: a closure inside a compiled
@@ -433,7 +515,7 @@ class FastQuery:
     connection's command (``Connection.submit``) and answers the client from the backend's callback."""
 
     __slots__ = ("fast", "conn", "session", "sql", "pooled", "reserved", "route", "shard", "started", "ending",
-                 "begin_error", "shaped", "_scatter")
+                 "ending_at", "ending_on", "committed", "waiting", "begin_error", "shaped", "_scatter")
 
     def __init__(self, fast: FastPath, conn: ServerConnection) -> None:
         self.fast = fast
@@ -446,6 +528,10 @@ class FastQuery:
         self.shard = -1  # position in route.shards
         self.started = 0.0
         self.ending = ""  # COMMIT or ROLLBACK: the statement ends the session's transaction
+        self.ending_at: ShardSession | None = None  # the shard whose COMMIT is out
+        self.ending_on: list[ShardSession] = []  # the shards to commit after it
+        self.committed: list[str] = []  # keyspace/shard of the shards committed so far
+        self.waiting = 0  # ROLLBACKs not answered yet
         self.begin_error: ShardlineError | None = None  # the shard refused the BEGIN sent before the statement
         self.shaped: tuple[str, Shape] | None = None  # the last text statement run_query saw, and its shape
         self._scatter: FastScatter | None = None
@@ -484,18 +570,53 @@ class FastQuery:
             return False
         return True
 
-    def end_transaction(self, session: Session, statement: str, shard_session: ShardSession) -> bool:
-        """Sends COMMIT or ROLLBACK on the connection of the session's one shard; False if it cannot take it."""
+    def end_transaction(self, session: Session, statement: str, shard_sessions: list[ShardSession]) -> bool:
+        """Ends the session's transaction on its shards' connections: COMMIT shard after shard, as the ordinary
+        path commits (``ScatterConn.commit``), ROLLBACK on all at once; False if the first cannot take it."""
         self.started = time.perf_counter()
-        pooled = shard_session.connection
-        self.session, self.sql, self.pooled, self.reserved = session, statement, pooled, True
+        self.session, self.sql, self.pooled, self.reserved = session, statement, None, True
         self.route, self.ending, self.begin_error = None, statement, None
+        self.committed = []
+        if statement == "COMMIT":
+            self.ending_on = shard_sessions[1:]
+            return self._submit_end(shard_sessions[0]) is None
+        self.ending_on, self.waiting = [], 0
+        for shard_session in shard_sessions:
+            if self._submit_end(shard_session) is None:
+                self.waiting += 1
+            elif not self.waiting:
+                return False
+        return True  # a connection that could not take its ROLLBACK is closed by its pool, which rolls it back
+
+    def _submit_end(self, shard_session: ShardSession) -> ShardlineError | None:
+        """Sends the COMMIT or ROLLBACK on the shard's connection; the connection's refusal if it cannot."""
         try:
-            pooled.connection.submit(_QUERY + statement.encode(), self)
-        except ShardlineError:
-            self.pooled = None
-            return False
-        return True
+            shard_session.connection.connection.submit(_QUERY + self.ending.encode(), self)
+        except ShardlineError as exc:
+            return exc
+        self.ending_at = shard_session
+        return None
+
+    def _ended_on_shard(self, error: ShardlineError | None) -> None:
+        """A shard answered the COMMIT or ROLLBACK. A ROLLBACK's errors are dropped, as the ordinary path drops
+        them; after a COMMIT the next shard's goes out, or a failure ends the commit, naming the shards
+        committed before it."""
+        if self.ending == "ROLLBACK":
+            self.waiting -= 1
+            if not self.waiting:
+                self._end_transaction(None)
+            return
+        if error is None:
+            assert self.ending_at is not None
+            target = self.ending_at.target
+            self.committed.append(f"{target.keyspace}/{target.name}")
+            if not self.ending_on:
+                self._end_transaction(None)
+                return
+            error = self._submit_end(self.ending_on.pop(0))
+            if error is None:
+                return
+        self._end_transaction(partial_commit_error(self.committed, error) if self.committed else error)
 
     def answer_ok(self, session: Session, statement: str) -> None:
         """Answers a transaction statement that needed no shard, at once."""
@@ -504,7 +625,7 @@ class FastQuery:
 
     def set_result(self, response: bytes) -> None:
         if self.ending:
-            self._end_transaction(None)
+            self._ended_on_shard(None)
         elif self.begin_error is not None:
             self.set_exception(self.begin_error)
         else:
@@ -515,7 +636,7 @@ class FastQuery:
     def set_exception(self, exc: BaseException) -> None:
         error = _as_error(exc)
         if self.ending:
-            self._end_transaction(error)
+            self._ended_on_shard(error)
             return
         if self.begin_error is not None:  # the transaction never opened on the shard: it has no part there
             error = self.begin_error
@@ -530,7 +651,7 @@ class FastQuery:
         self.conn.fast_path_done()
 
     def _end_transaction(self, error: ShardlineError | None) -> None:
-        """COMMIT or ROLLBACK answered: the session's transaction ends whatever the shard said (a connection
+        """COMMIT or ROLLBACK answered: the session's transaction ends whatever the shards said (a connection
         still inside a transaction is closed by its pool, which rolls it back)."""
         session = self.session
         assert session is not None
@@ -580,10 +701,11 @@ class FastQuery:
 class FastScatter:
     """One client connection's statement on every shard of a scatter route: sent on all of them at once, each
     shard's response kept until the last is in, then their result sets joined undecoded for the client
-    (``concat_result_sets``), or the first shard's error (in shard order) sent instead."""
+    (``concat_result_sets``) or, on a merged route, merged (``FastMerge``); or the first shard's error (in
+    shard order) sent instead."""
 
     __slots__ = ("fast", "conn", "session", "sql", "route", "lent", "reserved", "responses", "errors", "waiting",
-                 "started")
+                 "started", "chain", "binary")
 
     def __init__(self, fast: FastPath, conn: ServerConnection) -> None:
         self.fast = fast
@@ -597,14 +719,18 @@ class FastScatter:
         self.errors: list[ShardlineError | None] = []
         self.waiting = 0
         self.started = 0.0
+        self.chain: list[dict[str, Any]] | None = None  # a merged route's bind variables
+        self.binary = False  # answer with binary rows (a merged route's prepared statement)
 
     def send(self, session: Session, sql: str, route: FastRoute, lent: list[PooledConnection],
-             payloads: list[bytes], reserved: bool) -> bool:
+             payloads: list[bytes], reserved: bool, chain: list[dict[str, Any]] | None = None,
+             binary: bool = False) -> bool:
         """Sends ``payloads[i]`` on ``lent[i]``, the connection to ``route.shards[i]`` (``reserved``: the
-        session's transaction holds them); False (pooled connections given back, nothing sent) if the first
-        cannot take it."""
+        session's transaction holds them; ``chain`` and ``binary`` as for ``FastPath._run_scatter``); False
+        (pooled connections given back, nothing sent) if the first cannot take it."""
         self.started = time.perf_counter()
         self.session, self.sql, self.route, self.lent, self.reserved = session, sql, route, lent, reserved
+        self.chain, self.binary = chain, binary
         count = len(lent)
         self.responses, self.errors, self.waiting = [b""] * count, [None] * count, count
         for i, (pooled, payload) in enumerate(zip(lent, payloads, strict=True)):
@@ -629,12 +755,17 @@ class FastScatter:
         self._give_back()
         error = next((e for e in self.errors if e is not None), None)
         raw = None
+        result: Result | None = None
         if error is None:
+            merge, chain = route.merge, self.chain
             try:
-                raw = concatenated(self.responses)
-            except ShardlineError as exc:
-                error = exc
-        self.responses = []
+                if merge is None or chain is None:
+                    raw = concatenated(self.responses)
+                else:
+                    result = merge.result(self.responses, chain)
+            except Exception as exc:  # in a socket callback: whatever fails, the client gets an error
+                error = _as_error(exc)
+        self.responses, self.chain = [], None
         elapsed = time.perf_counter() - self.started
         route.latency.observe(elapsed)
         fast, session = self.fast, self.session
@@ -644,6 +775,8 @@ class FastScatter:
             fast.log(session, self.sql, route.plan_type, [shard.name for shard in route.shards], elapsed, error)
         if raw is not None:
             self.conn.send_raw(raw)
+        elif result is not None:
+            self.conn.send_result(result, binary=self.binary)
         else:
             assert error is not None
             fast.metrics.count_error(error.code)

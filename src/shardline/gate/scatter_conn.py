@@ -126,9 +126,7 @@ class ScatterConn:
         except ShardlineError as exc:
             await self.rollback(session)
             if committed:
-                raise FailedPrecondition(
-                    f"multi-shard commit failed part-way: committed on {', '.join(committed)}; "
-                    f"rolled back the rest: {exc}", code=exc.code) from exc
+                raise partial_commit_error(committed, exc) from exc
             raise
         finally:
             self.release_all(session)
@@ -155,6 +153,12 @@ class ScatterConn:
             sessions.clear()
         session.savepoints.clear()
         session.in_transaction = False
+
+
+def partial_commit_error(committed: list[str], exc: ShardlineError) -> ShardlineError:
+    """A multi-shard COMMIT that failed after committing on the ``committed`` shards (``keyspace/shard``)."""
+    return FailedPrecondition(f"multi-shard commit failed part-way: committed on {', '.join(committed)}; "
+                              f"rolled back the rest: {exc}", code=exc.code)
 
 
 def concatenated(responses: list[bytes]) -> bytes:

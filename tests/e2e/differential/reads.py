@@ -434,6 +434,12 @@ def distinct(p: Params) -> Query:
             q(f"SELECT DISTINCT sku FROM corder WHERE qty > {p.qty()}", casefold=True),
             q("SELECT DISTINCT tier, YEAR(created) AS y FROM customer"),
             q(f"SELECT DISTINCT qty FROM corder WHERE price > {p.money(0, 400)} ORDER BY qty", ordered=True),
+            q(f"SELECT DISTINCT name FROM customer WHERE tier <> {p.tier()} ORDER BY name", ordered=True,
+              casefold=True),
+            q(f"SELECT DISTINCT tier, YEAR(created) AS y FROM customer ORDER BY y DESC, tier LIMIT {p.limit()}",
+              ordered=True),
+            q(f"SELECT DISTINCT qty FROM corder ORDER BY 1 DESC LIMIT {p.limit()} OFFSET {p.limit()}",
+              ordered=True),
         ]
     )
 

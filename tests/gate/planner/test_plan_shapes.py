@@ -159,6 +159,20 @@ def test_a_multi_shard_order_by_merges_on_weight_strings_and_limits_twice():
     assert shard["OrderBy"] == "(0|1) DESC"
 
 
+
+def test_an_ordered_distinct_across_shards_merges_sorted_distinct_rows_then_limits():
+    tree = plan("SELECT DISTINCT name, tier FROM customer ORDER BY name LIMIT 5 OFFSET 10").describe()["Instructions"]
+    assert shape(tree) == ("Projection", "", ("Limit", "", ("Distinct", "", ("Route", "Scatter"))))
+    distinct = tree["Inputs"][0]["Inputs"][0]
+    assert distinct["Columns"] == "(0|2), (1|3)"
+    shard = distinct["Inputs"][0]
+    assert shard["Query"] == ("SELECT DISTINCT name, tier, WEIGHT_STRING(name), WEIGHT_STRING(tier) FROM customer "
+                              "ORDER BY name")
+    assert shard["OrderBy"] == "(0|2) ASC"
+    # Without ORDER BY, or ordered by what is not selected, DISTINCT is grouped at the gate as before.
+    assert shape(plan("SELECT DISTINCT name FROM customer").describe()["Instructions"]) == (
+        "Projection", "", ("Aggregate", "Hash", ("Route", "Scatter")))
+
 def test_aggregates_are_split_into_partial_aggregates_on_the_shards():
     described = plan("SELECT tier, COUNT(*), AVG(balance) FROM customer GROUP BY tier").describe()
     tree = described["Instructions"]

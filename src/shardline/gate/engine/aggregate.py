@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
-from shardline.gate.engine.base import BindVars, Primitive
+from shardline.gate.engine.base import BindVars, Primitive, RowOperator
 from shardline.gate.engine.numbers import (
     DIV_PRECISION_INCREMENT,
     EXACT_DIGITS,
@@ -33,9 +33,6 @@ from shardline.sqltypes import (
     Result,
     Row,
 )
-
-if TYPE_CHECKING:
-    from shardline.gate.engine.vcursor import VCursor
 
 _NOT_NULL_FLAG: Final = 1
 _BINARY_FLAG: Final = 128
@@ -75,7 +72,7 @@ _COUNTS: Final = frozenset(
 )
 
 
-class Aggregate(Primitive):
+class Aggregate(RowOperator):
     """Groups on ``group_keys`` ((column, weight column) pairs; none: one group, always one output row)."""
 
     def __init__(
@@ -88,11 +85,7 @@ class Aggregate(Primitive):
         self.group_keys = group_keys
         self.aggregates = aggregates
 
-    def inputs(self) -> list[Primitive]:
-        return [self.input]
-
-    async def execute(self, vcursor: VCursor, bind_vars: BindVars) -> Result:
-        result = await self.input.execute(vcursor, bind_vars)
+    def finish(self, result: Result, bind_vars: BindVars) -> Result:
         fields = result.fields
         groups: dict[tuple, list[Row]] = {}
         key_of = row_key(fields, self.group_keys)

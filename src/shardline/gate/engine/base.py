@@ -41,3 +41,25 @@ class Primitive(ABC):
         the other, are the answer (relayed without decoding their rows); None unless this node is such a route."""
         target = await self.single_shard(vcursor, bind_vars)
         return None if target is None else [target]
+
+
+class RowOperator(Primitive):
+    """A primitive over one input whose own work is a synchronous step on that input's result (``finish``),
+    given the bind variables its input runs with (``input_bind_vars``). A chain of them over a scatter route
+    is what the fast path merges in a socket callback (gate/fastpath.py)."""
+
+    input: Primitive
+
+    def inputs(self) -> list[Primitive]:
+        return [self.input]
+
+    def input_bind_vars(self, bind_vars: BindVars) -> BindVars:
+        """The bind variables the input runs with."""
+        return bind_vars
+
+    @abstractmethod
+    def finish(self, result: Result, bind_vars: BindVars) -> Result:
+        """This node's result from its input's ``result``."""
+
+    async def execute(self, vcursor: VCursor, bind_vars: BindVars) -> Result:
+        return self.finish(await self.input.execute(vcursor, self.input_bind_vars(bind_vars)), bind_vars)

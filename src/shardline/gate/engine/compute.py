@@ -4,32 +4,25 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from shardline.gate.engine.base import BindVars, Primitive
+from shardline.gate.engine.base import BindVars, Primitive, RowOperator
 from shardline.gate.engine.evalengine import Env, Expr
 from shardline.gate.engine.numbers import format_number
 from shardline.sqltypes import BINARY_CHARSET, Field, FieldType, Result
-
-if TYPE_CHECKING:
-    from shardline.gate.engine.vcursor import VCursor
 
 _BINARY_FLAG = 128
 _NUM_FLAG = 32768
 
 
-class Compute(Primitive):
+class Compute(RowOperator):
     """``columns``: (column, expression) pairs; each column's value becomes the expression's value on the row."""
 
     def __init__(self, input: Primitive, columns: tuple[tuple[int, Expr], ...]) -> None:
         self.input = input
         self.columns = columns
 
-    def inputs(self) -> list[Primitive]:
-        return [self.input]
-
-    async def execute(self, vcursor: VCursor, bind_vars: BindVars) -> Result:
-        result = await self.input.execute(vcursor, bind_vars)
+    def finish(self, result: Result, bind_vars: BindVars) -> Result:
         fields = result.fields
         computed: list[list[Any]] = [[] for _ in self.columns]
         rows = []

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from shardline.gate.engine.base import BindVars, Primitive
+from shardline.gate.engine.base import BindVars, Primitive, RowOperator
 from shardline.gate.engine.ordering import row_key
 from shardline.sqltypes import Result
 
-if TYPE_CHECKING:
-    from shardline.gate.engine.vcursor import VCursor
 
-
-class Distinct(Primitive):
+class Distinct(RowOperator):
     """``columns``: the (column, weight column) pairs that make a row distinct (other columns are carried);
     None: every column, compared under its collation at the gate."""
 
@@ -20,11 +17,7 @@ class Distinct(Primitive):
         self.input = input
         self.columns = columns
 
-    def inputs(self) -> list[Primitive]:
-        return [self.input]
-
-    async def execute(self, vcursor: VCursor, bind_vars: BindVars) -> Result:
-        result = await self.input.execute(vcursor, bind_vars)
+    def finish(self, result: Result, bind_vars: BindVars) -> Result:
         columns = self.columns
         if columns is None:
             columns = tuple((i, None) for i in range(len(result.fields)))

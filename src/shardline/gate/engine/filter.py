@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from shardline.gate.engine.base import BindVars, Primitive
+from shardline.gate.engine.base import BindVars, Primitive, RowOperator
 from shardline.gate.engine.evalengine import Env, Expr, truth
 from shardline.sqltypes import Result
 
-if TYPE_CHECKING:
-    from shardline.gate.engine.vcursor import VCursor
 
-
-class Filter(Primitive):
+class Filter(RowOperator):
     """Keeps the rows whose predicate is true."""
 
     def __init__(self, input: Primitive, predicate: Expr) -> None:
         self.input = input
         self.predicate = predicate
 
-    def inputs(self) -> list[Primitive]:
-        return [self.input]
-
-    async def execute(self, vcursor: VCursor, bind_vars: BindVars) -> Result:
-        result = await self.input.execute(vcursor, bind_vars)
+    def finish(self, result: Result, bind_vars: BindVars) -> Result:
         fields = result.fields
         keep = [
             row for row in result.rows if truth(self.predicate.evaluate(Env(bind_vars, row, fields))) == 1

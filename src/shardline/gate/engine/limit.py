@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shardline.errors import InvalidArgument
-from shardline.gate.engine.base import BindVars, Primitive
+from shardline.gate.engine.base import BindVars, Primitive, RowOperator
 from shardline.gate.engine.evalengine import Env, Expr
 from shardline.sqltypes import Result
 
-if TYPE_CHECKING:
-    from shardline.gate.engine.vcursor import VCursor
 
-
-class Limit(Primitive):
+class Limit(RowOperator):
     """``upper_bind`` (when set) receives ``offset + count`` for the input's pushed-down LIMIT."""
 
     def __init__(
@@ -24,17 +21,19 @@ class Limit(Primitive):
         self.offset = offset
         self.upper_bind = upper_bind
 
-    def inputs(self) -> list[Primitive]:
-        return [self.input]
+    def input_bind_vars(self, bind_vars: BindVars) -> BindVars:
+        count, offset = self._bounds(bind_vars)  # a bad LIMIT is refused before the shards are asked
+        return {**bind_vars, self.upper_bind: count + offset} if self.upper_bind else bind_vars
 
-    async def execute(self, vcursor: VCursor, bind_vars: BindVars) -> Result:
+    def finish(self, result: Result, bind_vars: BindVars) -> Result:
+        count, offset = self._bounds(bind_vars)
+        return Result(fields=result.fields, rows=result.rows[offset : offset + count])
+
+    def _bounds(self, bind_vars: BindVars) -> tuple[int, int]:
         env = Env(bind_vars)
         count = _non_negative(self.count.evaluate(env), "LIMIT")
         offset = _non_negative(self.offset.evaluate(env), "OFFSET") if self.offset is not None else 0
-        if self.upper_bind:
-            bind_vars = {**bind_vars, self.upper_bind: count + offset}
-        result = await self.input.execute(vcursor, bind_vars)
-        return Result(fields=result.fields, rows=result.rows[offset : offset + count])
+        return count, offset
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"OperatorType": "Limit", "Count": str(self.count)}

@@ -5,15 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from shardline.gate.engine.base import BindVars, Primitive
+from shardline.gate.engine.base import BindVars, Primitive, RowOperator
 from shardline.sqltypes import Result
 
 if TYPE_CHECKING:
     from shardline.gate.engine.columnname import ColumnName
-    from shardline.gate.engine.vcursor import VCursor
 
 
-class Projection(Primitive):
+class Projection(RowOperator):
     """Keeps the input columns at ``columns`` (None: all but the last ``helpers``), then names each output
     column (a None name keeps the input's)."""
 
@@ -30,11 +29,7 @@ class Projection(Primitive):
         self.names = names
         self.columns = columns
 
-    def inputs(self) -> list[Primitive]:
-        return [self.input]
-
-    async def execute(self, vcursor: VCursor, bind_vars: BindVars) -> Result:
-        result = await self.input.execute(vcursor, bind_vars)
+    def finish(self, result: Result, bind_vars: BindVars) -> Result:
         fields, rows = result.fields, result.rows
         if self.columns is not None:
             picked = self.columns

@@ -68,14 +68,15 @@ class Route(RoutedPrimitive):
         if not destinations:
             destinations = [Destination(vcursor.shards(self.keyspace)[0], [None])]
         queries = [(d.shard, self._render(bind_vars, d)) for d in destinations]
-        return self._combine(await vcursor.execute_on_shards(queries))
+        return self.combine(await vcursor.execute_on_shards(queries))
 
     def _render(self, bind_vars: BindVars, destination: Destination) -> str:
         if self.in_bind:
             return self.query.render({**bind_vars, self.in_bind: destination.in_values or [None]})
         return self.query.render(bind_vars)
 
-    def _combine(self, results: list[Result]) -> Result:
+    def combine(self, results: list[Result]) -> Result:
+        """The route's result from its shards' results (in destination order)."""
         if len(results) == 1:
             combined = results[0]
         else:

@@ -62,8 +62,7 @@ class ShapeNormalizer:
         shape, values, spans = shaped if shaped is not None else statement_shape(sql)
         normalized = self._shapes.get(shape)
         if normalized is not None:
-            return normalized, {f"v{i}": Literal(sql[start:end], value)
-                                for i, ((start, end), value) in enumerate(zip(spans, values, strict=True), 1)}
+            return normalized, shape_bind_vars(sql, values, spans)
         replaced = _replaced_literals(sql)
         normalized, bind_vars = _normalized(sql, replaced)
         if shape not in self._shapes:
@@ -73,6 +72,13 @@ class ShapeNormalizer:
                 type(value) is type(mine) and value == mine for (_, _, value), mine in zip(replaced, values, strict=True))
             self._shapes[shape] = normalized if same else None
         return normalized, bind_vars
+
+
+def shape_bind_vars(sql: str, values: list[Any], spans: list[tuple[int, int]]) -> dict[str, Literal]:
+    """The bind variables ``normalize`` gives a statement of a trusted shape (``statement_shape``'s values and
+    spans), without normalizing it."""
+    return {f"v{i}": Literal(sql[start:end], value)
+            for i, ((start, end), value) in enumerate(zip(spans, values, strict=True), 1)}
 
 
 def _normalized(sql: str, replaced: list[tuple[int, int, Any]]) -> tuple[str, dict[str, Literal]]:

@@ -31,6 +31,7 @@ from shardline.gate.planner.astutil import (
     generate,
     has_aggregation,
     is_aggregate,
+    unalias,
 )
 from shardline.gate.planner.columns import SelectColumns
 from shardline.gate.planner.context import PlanContext
@@ -54,6 +55,9 @@ def plan_multi_shard(
         return named(make_route(candidate, select, ctx, text), names if text is None else (), 0)
     if not (aggregating or distinct) or groups_on_one_shard(select, candidate.sharded_sources()):
         return _merge_sorted(select, candidate, ctx, names)
+    if (distinct and not aggregating and select.args.get("order") and not select.args.get("having")
+            and not SelectColumns(select).has_star):
+        return _merge_sorted(select, candidate, ctx, names, across_shards=True)
     return _aggregated(select, candidate, ctx, names)
 
 
@@ -85,10 +89,17 @@ def _limit_values(select: exp.Select, ctx: PlanContext) -> tuple[Expr | None, Ex
 
 
 def _merge_sorted(
-    select: exp.Select, candidate: RouteCandidate, ctx: PlanContext, names: tuple[ColumnName | None, ...]
+    select: exp.Select, candidate: RouteCandidate, ctx: PlanContext, names: tuple[ColumnName | None, ...],
+    across_shards: bool = False,
 ) -> Primitive:
-    """Each shard's rows are final: sort them on the shards, merge at the gate, limit on both sides."""
+    """Each shard's rows are final: sort them on the shards, merge at the gate, limit on both sides.
+
+    ``across_shards``: a SELECT DISTINCT (no aggregates) ordered by select items, whose equal rows may come from
+    several shards: each shard sends its distinct rows sorted, the gate merges them and keeps the first of
+    equal rows (under each column's collation), then limits; the shards are not limited."""
     columns = SelectColumns(select, candidate)
+    distinct_refs = ([(i, columns.weight(unalias(item))) for i, item in enumerate(columns.items)]
+                     if across_shards else [])
     refs = []
     for ordered in select.args["order"].expressions if select.args.get("order") else []:
         node = ordered.this
@@ -105,12 +116,18 @@ def _merge_sorted(
             ref = columns.add(node)
         refs.append((ref, columns.weight(columns.item_expression(ref)), bool(ordered.args.get("desc"))))
     count, skip, upper = _limit_values(select, ctx)
-    if upper:
+    if across_shards:
+        select.set("limit", None)
+        select.set("offset", None)
+        upper = ""
+    elif upper:
         select.set("limit", exp.Limit(expression=exp.Placeholder(this=upper)))
         select.set("offset", None)
     columns.finish()
     order = tuple(OrderKey(columns.index(r), columns.index(w), d) for r, w, d in refs)  # type: ignore[arg-type]
     primitive: Primitive = make_route(candidate, select, ctx, None, order=order)
+    if across_shards:
+        primitive = Distinct(primitive, tuple(distinct_refs))
     if count is not None:
         primitive = Limit(primitive, count, skip, upper)
     return named(primitive, names, len(columns.helpers))
