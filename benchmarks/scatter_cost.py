@@ -9,7 +9,7 @@ Needs a cluster with ``sbtest1`` loaded, e.g. one left by ``sysbench_gate.py --k
 Prints, per statement kind and protocol (text, prepared), the process's CPU time per query (gate and client
 together; the client only sends and receives bytes) and the wall time. On ``customer`` the range reads reach
 both shards: the simple range is relayed shard after shard undecoded, SUM is aggregated, ORDER BY merge-sorted
-and DISTINCT grouped at the gate. Compare trees by running both in the same minutes (``PYTHONPATH=tree/src``).
+and DISTINCT merged and deduplicated at the gate, all on the fast path once the first statement taught it. Compare trees by running both in the same minutes (``PYTHONPATH=tree/src``).
 """
 
 from __future__ import annotations
