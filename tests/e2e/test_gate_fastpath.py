@@ -236,7 +236,11 @@ def test_scatter_reads_the_gate_merges_take_the_fast_path(e2e_cluster: ClusterTh
     finally:
         conn.close()
 
-    async def prepared() -> None:
+
+def test_prepared_scatter_reads_the_gate_merges_take_the_fast_path(e2e_cluster: ClusterThread, customers):
+    """Binary rows of merged reads, parameters in the route's query and LIMIT; a bad LIMIT is refused."""
+
+    async def scenario() -> None:
         client = await connect("127.0.0.1", e2e_cluster.gate_port, "root", "", "customer")
         try:
             statement = await client.prepare("SELECT customer_id, name FROM customer WHERE customer_id BETWEEN ? AND ?"
@@ -259,7 +263,7 @@ def test_scatter_reads_the_gate_merges_take_the_fast_path(e2e_cluster: ClusterTh
         finally:
             await client.close()
 
-    asyncio.run(prepared())
+    asyncio.run(scenario())
 
 def test_transactions_targets_and_settings_keep_their_meaning(e2e_cluster: ClusterThread, customers):
     conn = e2e_cluster.connect("customer")
@@ -636,9 +640,11 @@ def test_a_slow_statement_is_not_pipelined_while_it_is_slow(e2e_cluster: Cluster
             ("q", statement_shape(template.format(n=1))[0], Target("commerce"))]
         assert isinstance(route, FastRoute)
         assert route.service > PIPELINE_MAX_SERVICE and not route.pipelined
-        for _ in range(100):  # the same shape, fast again
-            assert rows(conn, template.format(n=3)) == [(64,)]
-        assert route.pipelined
+        deadline = time.monotonic() + 30
+        while not route.pipelined and time.monotonic() < deadline:  # the same shape, fast again: the average
+            for _ in range(50):  # falls (a stolen spell of the machine can make it take more statements)
+                assert rows(conn, template.format(n=3)) == [(64,)]
+        assert route.pipelined and route.service <= PIPELINE_MAX_SERVICE
     finally:
         conn.close()
 
