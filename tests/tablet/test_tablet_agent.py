@@ -141,6 +141,23 @@ async def test_replica_follows_its_primary_to_a_new_address(topo, start_tablet):
     assert replica.agent.mysql.execute(f"SHOW TABLES FROM {KEYSPACE} LIKE 'after_move'") == [("after_move",)]
 
 
+async def test_full_status_reads_role_positions_and_replication_in_one_call(topo, start_tablet):
+    primary = await start_tablet(100)
+    replica = await start_tablet(101)
+    async with TabletManagerClient() as tmc:
+        await init_shard_primary(CtlContext(topo, tmc), f"{KEYSPACE}/0", "zone1-100")
+        position = await primary.agent.primary_position()
+        await replica.agent.wait_for_position(position, timeout=15)
+        of_primary = await tmc.full_status(await topo.get_tablet(TabletAlias("zone1", 100)))
+        of_replica = await tmc.full_status(await topo.get_tablet(TabletAlias("zone1", 101)))
+    assert (of_primary["read_only"], of_primary["gtid_binlog_pos"], of_primary["slave_status"]) == (False, position, None)
+    assert of_replica["read_only"] is True
+    slave = of_replica["slave_status"]
+    assert (slave["Master_Port"], slave["Slave_IO_Running"], slave["Slave_SQL_Running"], slave["Gtid_IO_Pos"]) == (
+        str(primary.agent.mysql.port), "Yes", "Yes", position)
+    assert of_primary["semi_sync"][0] in ("0", "1") and len(of_primary["semi_sync"]) == 4
+
+
 async def test_forced_init_shard_primary_moves_the_primary(topo, start_tablet):
     old = await start_tablet(100)
     new = await start_tablet(101)

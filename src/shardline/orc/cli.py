@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
+
+import uvloop
 
 from shardline.orc.agent import Orc
 from shardline.orc.server import OrcServer
@@ -33,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s orc %(levelname)s %(name)s: %(message)s")
-    asyncio.run(_serve(args))
+    uvloop.run(_serve(args))
     return 0
 
 

@@ -1,4 +1,4 @@
-"""What a tablet's MariaDB says about its role, read through the DBA RPC: read-only or not, its positions,
+"""What a tablet's MariaDB says about its role, read with the FullStatus RPC: read-only or not, its positions,
 its semi-sync settings and its replication (source, threads, and what the IO thread has received)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from shardline.errors import ShardlineError
 from shardline.mysqlctl.flavor import MariadbGTID, MariadbGTIDSet
-from shardline.reparent.durability import SETTINGS_SQL, SemiSyncSettings
+from shardline.reparent.durability import SemiSyncSettings
 from shardline.tablet.client import TabletManagerClient
 from shardline.topo.records import Tablet, TabletAlias
 
@@ -73,22 +73,16 @@ class TabletStatus:
         return union((self.binlog_position, self.replication.received))
 
 
-_STATUS_SQL = f"SELECT @@GLOBAL.read_only, @@GLOBAL.gtid_binlog_pos, {SETTINGS_SQL}"
-
-
 async def tablet_status(tmc: TabletManagerClient, tablet: Tablet, *, stop_io_thread: bool = False) -> TabletStatus:
-    """Reads the tablet's state, after stopping its replication IO thread if asked (so that its positions
-    stay put while its SQL thread applies what it received); Unavailable if its agent or MariaDB does not
-    answer."""
+    """Reads the tablet's state (its FullStatus), after stopping its replication IO thread if asked (so that
+    its positions stay put while its SQL thread applies what it received); Unavailable if its agent or MariaDB
+    does not answer."""
     if stop_io_thread:
         await tmc.execute_fetch_as_dba(tablet, "STOP SLAVE IO_THREAD")
-    variables, slave = await asyncio.gather(
-        tmc.execute_fetch_as_dba(tablet, _STATUS_SQL), tmc.execute_fetch_as_dba(tablet, "SHOW SLAVE STATUS")
-    )
-    read_only, binlog_position, *settings = variables["rows"][0]
+    status = await tmc.full_status(tablet)
     replication = None
-    if slave["rows"]:
-        row = dict(zip(slave["fields"], slave["rows"][0], strict=True))
+    row = status["slave_status"]
+    if row is not None:
         errors = [row[column] for column in ("Last_IO_Error", "Last_SQL_Error") if row[column]]
         replication = Replication(
             source_host=row["Master_Host"] or "",
@@ -100,9 +94,9 @@ async def tablet_status(tmc: TabletManagerClient, tablet: Tablet, *, stop_io_thr
         )
     return TabletStatus(
         tablet=tablet,
-        read_only=read_only == "1",
-        binlog_position=MariadbGTIDSet.parse(binlog_position or ""),
-        semi_sync=SemiSyncSettings.from_row(settings),
+        read_only=status["read_only"],
+        binlog_position=MariadbGTIDSet.parse(status["gtid_binlog_pos"]),
+        semi_sync=SemiSyncSettings.from_row(status["semi_sync"]),
         replication=replication,
     )
 

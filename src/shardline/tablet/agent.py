@@ -28,11 +28,13 @@ from shardline.errors import (
 )
 from shardline.mysqlctl.flavor import MariadbFlavor
 from shardline.mysqlctl.instance import tablet_instance
-from shardline.mysqlctl.query import driver_error, query
+from shardline.mysqlctl.probe import ProbeConnection
+from shardline.mysqlctl.query import driver_error, query, query_dicts
 from shardline.mysqlctl.users import REPL
 from shardline.reparent.durability import (
     SEMI_SYNC_TIMEOUT_MS,
     SEMI_SYNC_WAIT_POINT,
+    SETTINGS_SQL,
     acknowledges,
     semi_sync_required,
 )
@@ -89,6 +91,7 @@ class TabletAgent:
         self._durability_policy = "none"
         self._action_lock = asyncio.Lock()
         self._health_task: asyncio.Task[None] | None = None
+        self._probes = ProbeConnection(self.mysql.dba_connect)
 
     @property
     def alias(self) -> TabletAlias:
@@ -119,6 +122,7 @@ class TabletAgent:
         if self._health_task is not None:
             self._health_task.cancel()
             await asyncio.gather(self._health_task, return_exceptions=True)
+        await asyncio.to_thread(self._probes.close)
         if not self.config.keep_mysql:
             await asyncio.to_thread(self.mysql.stop)
 
@@ -257,7 +261,7 @@ class TabletAgent:
 
     async def _moved_primary(self) -> Tablet | None:
         """The shard's primary, if this tablet's IO thread does not run and its source is elsewhere."""
-        status = await self._dba(self.flavor.replication_status)
+        status = await self._probe(self.flavor.replication_status)
         if status is None or status.io_running:
             return None
         primary = await self._shard_primary(await self.ts.get_shard(self.config.keyspace, self.config.shard))
@@ -272,7 +276,7 @@ class TabletAgent:
     async def _check_health(self) -> Health:
         tablet_type = self.tablet.type if self.tablet else self.config.tablet_type
         try:
-            read_only, status = await asyncio.to_thread(self._with_conn, self._probe)
+            read_only, status = await self._probe(self._read_health, tablet_type != TabletType.PRIMARY)
         except ShardlineError as exc:
             return self._health(tablet_type, False, None, f"mysql: {exc}")
         if tablet_type == TabletType.PRIMARY:
@@ -291,9 +295,10 @@ class TabletAgent:
             return self._health(tablet_type, False, lag, f"replication lag {lag}s is above {UNHEALTHY_LAG_SECONDS}s")
         return self._health(tablet_type, True, lag, None)
 
-    def _probe(self, conn: Conn) -> tuple[bool, Any]:
+    def _read_health(self, conn: Conn, replicating: bool) -> tuple[bool, Any]:
+        """``read_only``, and the replication status if ``replicating`` (a primary's health needs none)."""
         read_only = bool(query(conn, "SELECT @@GLOBAL.read_only")[0][0])
-        return read_only, self.flavor.replication_status(conn)
+        return read_only, self.flavor.replication_status(conn) if replicating else None
 
     def _health(self, tablet_type: TabletType, serving: bool, lag: int | None, error: str | None) -> Health:
         term_start = self.tablet.primary_term_start_time if self.tablet else None
@@ -317,6 +322,11 @@ class TabletAgent:
     async def _dba(self, fn: Callable[..., R], *args: Any) -> R:
         """Runs ``fn(conn, *args)`` on a fresh root connection in a worker thread."""
         return await asyncio.to_thread(self._with_conn, fn, *args)
+
+    async def _probe(self, fn: Callable[..., R], *args: Any) -> R:
+        """Runs ``fn(conn, *args)``, which only reads (no session state left behind), on the kept probe
+        connection in a worker thread."""
+        return await asyncio.to_thread(self._probes.run, fn, *args)
 
     async def _set_type(self, tablet_type: TabletType) -> None:
         term_start = time.time() if tablet_type == TabletType.PRIMARY else None
@@ -395,10 +405,17 @@ class TabletAgent:
 
     async def replication_status(self) -> dict[str, Any] | None:
         """The replica's status (threads, source, lag, position, last error), or None if it has no source."""
-        status = await self._dba(self.flavor.replication_status)
+        status = await self._probe(self.flavor.replication_status)
         if status is None:
             return None
         return dataclasses.asdict(status) | {"position": str(status.position)}
+
+    async def full_status(self) -> dict[str, Any]:
+        """What the failover agent and reparents read of this MariaDB, in one call (Vitess's FullStatus):
+        ``read_only``, ``gtid_binlog_pos``, ``semi_sync`` (the values of ``durability.SETTINGS_SQL``, as text)
+        and ``slave_status`` (SHOW SLAVE STATUS's source, thread, position and error columns, as text; null
+        without a replication source)."""
+        return await self._probe(_full_status)
 
     async def execute_fetch_as_dba(self, query: str, db_name: str = "", max_rows: int = 10000) -> dict[str, Any]:
         """Runs one statement as root; returns ``fields`` (names), ``rows`` (text values) and ``rows_affected``."""
@@ -487,7 +504,28 @@ def _execute_fetch(conn: Conn, sql: str, db_name: str, max_rows: int) -> dict[st
     }
 
 
-def _text(value: str | bytes | None) -> str | None:
+_FULL_STATUS_SQL = f"SELECT @@GLOBAL.read_only, @@GLOBAL.gtid_binlog_pos, {SETTINGS_SQL}"
+_SLAVE_STATUS_COLUMNS = (
+    "Master_Host", "Master_Port", "Slave_IO_Running", "Slave_SQL_Running", "Gtid_IO_Pos", "Last_IO_Error",
+    "Last_SQL_Error",
+)  # fmt: skip
+
+
+def _full_status(conn: Conn) -> dict[str, Any]:
+    read_only, binlog_position, *semi_sync = (_text(value) for value in query(conn, _FULL_STATUS_SQL)[0])
+    slave = query_dicts(conn, "SHOW SLAVE STATUS")
+    return {
+        "read_only": read_only == "1",
+        "gtid_binlog_pos": binlog_position or "",
+        "semi_sync": semi_sync,
+        "slave_status": {column: _text(slave[0][column]) for column in _SLAVE_STATUS_COLUMNS} if slave else None,
+    }
+
+
+def _text(value: object) -> str | None:
+    """A value as the text protocol would send it."""
+    if value is None or isinstance(value, str):
+        return value
     if isinstance(value, bytes):
         return value.decode("utf-8", "backslashreplace")
-    return value
+    return str(value)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 from pathlib import Path
+
+import uvloop
 
 from shardline.tablet.agent import TabletAgent, TabletConfig
 from shardline.tablet.httpjson import until_terminated
@@ -44,7 +45,7 @@ def _run(args: argparse.Namespace) -> int:
         hostname=args.hostname,
         keep_mysql=args.keep_mysql,
     )
-    asyncio.run(_serve(args.topo, config, args.port))
+    uvloop.run(_serve(args.topo, config, args.port))
     return 0
 
 

@@ -89,6 +89,9 @@ class TabletManagerClient:
     async def replication_status(self, tablet: Tablet) -> dict[str, Any] | None:
         return await self.call(tablet, "ReplicationStatus")
 
+    async def full_status(self, tablet: Tablet) -> dict[str, Any]:
+        return await self.call(tablet, "FullStatus")
+
     async def reset_replication(self, tablet: Tablet) -> None:
         await self.call(tablet, "ResetReplication")
 

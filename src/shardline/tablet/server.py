@@ -4,6 +4,8 @@ every change and at least every ``health.RESEND_SECONDS``)."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import typing
 from collections.abc import Awaitable, Callable
@@ -28,6 +30,7 @@ RPC_METHODS: dict[str, str] = {
     "WaitForPosition": "wait_for_position",
     "ExecuteFetchAsDba": "execute_fetch_as_dba",
     "ReplicationStatus": "replication_status",
+    "FullStatus": "full_status",
     "ResetReplication": "reset_replication",
     "InitPrimary": "init_primary",
     "InitReplica": "init_replica",
@@ -38,10 +41,17 @@ RPC_METHODS: dict[str, str] = {
 _JSON_TYPES: dict[Any, tuple[type, ...]] = {str: (str,), int: (int,), float: (int, float), bool: (bool,)}
 
 
-def _checked_call(method: Callable[..., Awaitable[Any]], name: str, args: dict[str, Any]) -> Awaitable[Any]:
-    """Calls ``method(**args)`` after checking the argument names and JSON types against its signature."""
+@functools.cache
+def _argument_types(method: Callable[..., Awaitable[Any]]) -> dict[str, Any]:
+    """The annotated types of ``method``'s arguments (evaluating the annotations costs more than the call)."""
     hints = typing.get_type_hints(method)
     hints.pop("return", None)
+    return hints
+
+
+def _checked_call(method: Callable[..., Awaitable[Any]], name: str, args: dict[str, Any]) -> Awaitable[Any]:
+    """Calls ``method(**args)`` after checking the argument names and JSON types against its signature."""
+    hints = _argument_types(method.__func__) if inspect.ismethod(method) else _argument_types(method)
     unknown = set(args) - set(hints)
     if unknown:
         raise InvalidArgument(f"{name}: unknown arguments {sorted(unknown)}")
