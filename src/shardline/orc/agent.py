@@ -17,6 +17,7 @@ from shardline.orc.analysis import Problem, analyze, shard_state
 from shardline.orc.metrics import OrcMetrics
 from shardline.orc.recovery import FAILURE, SUCCESS, RecoveryRecord, run_recovery
 from shardline.tablet.client import TabletManagerClient
+from shardline.topo.records import Tablet
 from shardline.topo.server import TopoServer
 
 log = logging.getLogger(__name__)
@@ -85,34 +86,57 @@ class Orc:
             self._wake.set()
 
     async def _run(self) -> None:
+        woken = True  # the first round checks every shard at once, as does a round a health change started
         while True:
             self._wake.clear()
+            started = time.monotonic()
             try:
-                await self.tick()
+                await self.tick(spread=0.0 if woken else self.poll_interval)
             except ShardlineError as exc:
                 log.warning("discovery failed: %s", exc)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.poll_interval):
+                async with asyncio.timeout(max(0.0, self.poll_interval - (time.monotonic() - started))):
                     await self._wake.wait()
+            woken = self._wake.is_set()
 
-    async def tick(self) -> None:
-        """One round: refresh the tablet list, analyze every shard, start the recoveries needed."""
-        cells = self.cells if self.cells is not None else await self.ts.get_cells()
-        tablets = [tablet for cell in cells for tablet in await self.ts.get_tablets(cell)]
+    async def tick(self, spread: float = 0.0) -> None:
+        """One round: refresh the tablet list, analyze every shard, start the recoveries needed. With ``spread``
+        the shards' checks start evenly over that many seconds (all at once should a tablet's health change
+        meanwhile): probing every tablet at one instant is a burst of work for the machines they share."""
+        everywhere = {cell: await self.ts.get_tablets(cell) for cell in await self.ts.get_cells()}
+        for cell in self.cells or ():
+            if cell not in everywhere:
+                everywhere[cell] = await self.ts.get_tablets(cell)  # NotFound if the cell does not exist
+        cells = self.cells if self.cells is not None else list(everywhere)
+        tablets = [tablet for cell in cells for tablet in everywhere[cell]]
+        by_shard: dict[ShardKey, list[Tablet]] = {}
+        for tablet in (tablet for cell_tablets in everywhere.values() for tablet in cell_tablets):
+            by_shard.setdefault((tablet.keyspace, tablet.shard), []).append(tablet)
         self.health.set_tablets(tablets)
         self.metrics.tablets.set(len(tablets))
         shards = sorted({(tablet.keyspace, tablet.shard) for tablet in tablets})
         for gone in set(self.problems) - set(shards):
             self.metrics.set_problems(*gone, [])
             del self.problems[gone]
-        await asyncio.gather(*(self._check_shard(keyspace, shard) for keyspace, shard in shards))
+        step = spread / len(shards) if shards else 0.0
+        await asyncio.gather(*(
+            self._check_shard(keyspace, shard, by_shard[keyspace, shard], delay=i * step)
+            for i, (keyspace, shard) in enumerate(shards)
+        ))  # fmt: skip
 
-    async def _check_shard(self, keyspace: str, shard: str) -> None:
+    async def _check_shard(self, keyspace: str, shard: str, tablets: list[Tablet], delay: float = 0.0) -> None:
+        """After ``delay`` seconds (less if a health change wakes the loop), analyzes the shard (``tablets``: its
+        tablets in every cell, as this round read them) and starts the first recovery it needs, unless one runs
+        already."""
+        if delay:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
         key = (keyspace, shard)
         if key in self._recoveries:
             return
         try:
-            problems = analyze(await shard_state(self.ts, self._probe, keyspace, shard))
+            problems = analyze(await shard_state(self.ts, self._probe, keyspace, shard, tablets))
         except ShardlineError as exc:
             log.warning("cannot analyze shard %s/%s: %s", keyspace, shard, exc)
             return

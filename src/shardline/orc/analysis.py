@@ -4,6 +4,7 @@ analyses and recoveries carry VTOrc's names."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,8 +97,11 @@ class ShardState:
     failures: dict[TabletAlias, ShardlineError]
 
 
-async def shard_state(ts: TopoServer, tmc: TabletManagerClient, keyspace: str, shard: str) -> ShardState:
-    info = await load_shard_info(ts, keyspace, shard)
+async def shard_state(
+    ts: TopoServer, tmc: TabletManagerClient, keyspace: str, shard: str, tablets: Iterable[Tablet] | None = None
+) -> ShardState:
+    """The shard's records and its tablets' MariaDB state (``tablets``: as ``load_shard_info`` takes them)."""
+    info = await load_shard_info(ts, keyspace, shard, tablets)
     statuses, failures = await tablet_statuses(tmc, info.tablets.values())
     return ShardState(info, statuses, failures)
 

@@ -3,6 +3,7 @@ and the tablets, with the checks that a tablet named by the caller may be promot
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from shardline.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -32,11 +33,15 @@ class ShardInfo:
         return [tablet for tablet in self.tablets.values() if tablet.alias != alias]
 
 
-async def load_shard_info(ts: TopoServer, keyspace: str, shard: str) -> ShardInfo:
+async def load_shard_info(
+    ts: TopoServer, keyspace: str, shard: str, tablets: Iterable[Tablet] | None = None
+) -> ShardInfo:
+    """The shard's records; ``tablets``: its tablets in every cell if the caller has just read them."""
     record = await ts.get_shard(keyspace, shard)
     policy = (await ts.get_keyspace(keyspace)).durability_policy
-    tablets = {tablet.alias: tablet for tablet in await ts.get_tablets_by_shard(keyspace, shard)}
-    return ShardInfo(keyspace, shard, policy, record.primary_alias, tablets)
+    if tablets is None:
+        tablets = await ts.get_tablets_by_shard(keyspace, shard)
+    return ShardInfo(keyspace, shard, policy, record.primary_alias, {tablet.alias: tablet for tablet in tablets})
 
 
 async def promotable_tablet(ts: TopoServer, info: ShardInfo, alias: TabletAlias) -> Tablet:
