@@ -79,7 +79,8 @@ class WireCapture:
 
 
 def read_segments(path: Path) -> list[tuple[float, int, int]]:
-    """(time, source port, destination port) of each IPv4 TCP segment in a pcap file."""
+    """(time, source port, destination port) of each IPv4 TCP segment that carries data in a pcap file (a pure
+    ACK is neither a request nor an answer: the server's ACK of a slow request would end its latency early)."""
     data = path.read_bytes()
     if len(data) < 24:
         return []
@@ -103,11 +104,14 @@ def read_segments(path: Path) -> list[tuple[float, int, int]]:
         ip = packet[skip:]
         if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != 6:  # IPv4 carrying TCP
             continue
-        tcp = ip[(ip[0] & 0x0F) * 4:]
-        if len(tcp) < 4:
+        ip_header = (ip[0] & 0x0F) * 4
+        tcp = ip[ip_header:]
+        if len(tcp) < 13:
             continue
         source, destination = struct.unpack_from("!HH", tcp)
-        segments.append((seconds + part * fraction, source, destination))
+        payload = struct.unpack_from("!H", ip, 2)[0] - ip_header - (tcp[12] >> 4) * 4  # from the IP total length
+        if payload > 0:
+            segments.append((seconds + part * fraction, source, destination))
     return segments
 
 
