@@ -5,7 +5,6 @@ every change and at least every ``health.RESEND_SECONDS``)."""
 from __future__ import annotations
 
 import functools
-import inspect
 import json
 import typing
 from collections.abc import Awaitable, Callable
@@ -51,7 +50,7 @@ def _argument_types(method: Callable[..., Awaitable[Any]]) -> dict[str, Any]:
 
 def _checked_call(method: Callable[..., Awaitable[Any]], name: str, args: dict[str, Any]) -> Awaitable[Any]:
     """Calls ``method(**args)`` after checking the argument names and JSON types against its signature."""
-    hints = _argument_types(method.__func__) if inspect.ismethod(method) else _argument_types(method)
+    hints = _argument_types(getattr(method, "__func__", method))  # a bound method: cached by its function
     unknown = set(args) - set(hints)
     if unknown:
         raise InvalidArgument(f"{name}: unknown arguments {sorted(unknown)}")
