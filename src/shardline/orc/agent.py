@@ -33,7 +33,7 @@ class Orc:
         ts: TopoServer,
         *,
         cells: list[str] | None = None,
-        poll_interval: float = 1.0,
+        poll_interval: float = 5.0,
         probe_timeout: float = 2.0,
         lock_timeout: float = 2.0,
         wait_replicas_timeout: float = 10.0,

@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cell", action="append", dest="cells", help="cell to watch (repeatable; default: all)")
     parser.add_argument("--host", default="127.0.0.1", help="address of the HTTP port (127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"HTTP port: /metrics, /debug/status ({DEFAULT_PORT})")
-    parser.add_argument("--poll-interval", type=float, default=1.0, help="seconds between checks (1)")
+    parser.add_argument("--poll-interval", type=float, default=5.0,
+                        help="seconds between checks of every tablet; a health change starts one at once (5)")
     parser.add_argument("--lock-timeout", type=float, default=2.0, help="seconds to wait for a shard lock (2)")
     parser.add_argument(
         "--wait-replicas-timeout", type=float, default=10.0, help="seconds a new primary may take to catch up (10)"
