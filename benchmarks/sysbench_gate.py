@@ -12,7 +12,7 @@ by tcpdump, on the wire. Prints a Markdown table; --json also writes the numbers
 
     .venv/bin/python benchmarks/sysbench_gate.py [--time 10] [--threads 8] [--table-size 10000] [--root DIR] \\
         [--keep] [--json FILE] [--forwarder-port 21506] [--no-forwarder] [--socat-port 21507] [--no-socat] \\
-        [--no-wire]
+        [--peak-rounds 3] [--half-load-runs 3] [--no-wire]
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ class Result:
     test: str
     ps_mode: str
     rate: int = 0
+    round: int = 0  # of a peak's rounds (--peak-rounds), whose ratios to direct pair runs of the same round
     qps: float | None = None
     p50_ms: float | None = None
     p99_ms: float | None = None
@@ -108,6 +109,7 @@ class Bench:
     table_size: int
     layout: ClusterLayout
     half_load_runs: int = 3
+    peak_rounds: int = 3  # of the point select peaks; other tests run once
     wire_dir: Path | None = None  # where the half-load wire captures go; None: no captures
     results: list[Result] = field(default_factory=list)
     prepare_errors: dict[str, Result] = field(default_factory=dict)
@@ -139,7 +141,7 @@ class Bench:
             return None
         return failure(Result(target.name, "prepare", "-"), code, out)
 
-    def run(self, target: Target, test: str, ps_mode: str, rate: int = 0) -> Result:
+    def run(self, target: Target, test: str, ps_mode: str, rate: int = 0, round_: int = 0) -> Result:
         """One timed run (``rate`` > 0: at that many events a second); p50/p99 from sysbench's histogram."""
         extra = [
             f"--db-ps-mode={ps_mode}",
@@ -154,7 +156,7 @@ class Bench:
         code, out = self.sysbench(target, test, "run", extra, self.time + 60)
         children_ended(target.pid)
         elapsed = time.monotonic() - started
-        result = Result(target.name, test, ps_mode, rate)
+        result = Result(target.name, test, ps_mode, rate, round_)
         cpu_after = cpu_seconds(target.pid)
         if cpu_before is not None and cpu_after is not None:
             result.relay_cpu = round((cpu_after - cpu_before) / elapsed, 2)
@@ -330,27 +332,35 @@ def _listening(port: int) -> bool:
 
 
 def run_all(bench: Bench, targets: list[Target]) -> list[dict[str, Any]]:
-    """Each test and ps mode against every target in turn, so background load hits all alike; right after the
-    point select peaks of a ps mode, its half-load runs, while conditions are still alike."""
+    """Each test and ps mode against every target in turn, so background load hits all alike (point selects
+    ``bench.peak_rounds`` rounds); right after the point select peaks of a ps mode, its half-load runs, while
+    conditions are still alike."""
     for target in targets:
         bench.sysbench(target, "oltp_point_select", "run", ["--threads=2", f"--time={WARMUP_SECONDS}"], 60)
     ready = [t for t in targets if t.name not in bench.prepare_errors]
     half_load = []
     for test in TESTS:
         for ps_mode in PS_MODES:
-            peaks = {t.name: report(bench.run(t, test, ps_mode)) for t in ready}
-            bench.results.extend(peaks.values())
+            rounds = bench.peak_rounds if test == "oltp_point_select" else 1
+            peaks: dict[str, list[Result]] = {t.name: [] for t in ready}
+            for round_ in range(rounds):
+                for target in ready:
+                    result = report(bench.run(target, test, ps_mode, round_=round_))
+                    bench.results.append(result)
+                    peaks[target.name].append(result)
             if test == "oltp_point_select":
                 half_load += run_half_load(bench, ready, ps_mode, peaks)
     return half_load
 
 
 def run_half_load(
-    bench: Bench, targets: list[Target], ps_mode: str, peaks: dict[str, Result]
+    bench: Bench, targets: list[Target], ps_mode: str, peaks: dict[str, list[Result]]
 ) -> list[dict[str, Any]]:
-    """Point selects at half of the lower gate peak against every target, ``bench.half_load_runs`` rounds
-    (targets interleaved); the median p50 and p99 of each target and the p99 it adds to direct's median."""
-    gate_peaks = [r.qps for name, r in peaks.items() if name.startswith("gate/") and r.qps]
+    """Point selects at half of the lower gate peak (the median of its rounds) against every target,
+    ``bench.half_load_runs`` rounds (targets interleaved); the median p50 and p99 of each target and the p99 it
+    adds to direct's median."""
+    gate_peaks = [qps for name, results in peaks.items() if name.startswith("gate/")
+                  for qps in [_medians(results)[0]] if qps]
     if not gate_peaks:
         return []
     rate = max(1, int(min(gate_peaks) / 2))
@@ -437,26 +447,51 @@ def cell(text: str | None) -> str:
     return (text or "").replace("|", "\\|")
 
 
+def peak_rows(results: list[Result]) -> list[tuple[tuple[str, str, str], list[float | None], list[Result]]]:
+    """The peak runs (no --rate) by target, test and ps mode, in the order they ran, each group with its runs'
+    QPS ratios to direct's run of the same round (None where either failed)."""
+    groups: dict[tuple[str, str, str], list[Result]] = {}
+    for r in results:
+        if not r.rate:
+            groups.setdefault((r.target, r.test, r.ps_mode), []).append(r)
+    direct = {(r.test, r.ps_mode, r.round): r.qps for r in results if r.target == DIRECT and not r.rate}
+    rows = []
+    for key, runs in groups.items():
+        ratios = []
+        for r in runs:
+            base = direct.get((r.test, r.ps_mode, r.round))
+            ratios.append(r.qps / base if r.qps and base else None)
+        rows.append((key, ratios, runs))
+    return rows
+
+
 def markdown(bench: Bench, half_load: list[dict[str, Any]]) -> str:
     """The peak table (QPS ratio to direct per test and ps mode) and the half-load p99 table."""
-    direct = {(r.test, r.ps_mode): r.qps for r in bench.results if r.target == DIRECT and not r.rate}
     lines = [
-        "| target | test | ps mode | QPS | p50 ms | p99 ms | QPS / direct | relay CPU (cores) | relay CPU µs/query |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+        f"Peaks: medians of {bench.peak_rounds} rounds for oltp_point_select (targets interleaved; the ratio is "
+        "the median of each round's ratio to direct's run in that round), one run for oltp_read_only:",
+        "",
+        "| target | test | ps mode | QPS | p50 ms | p99 ms | QPS / direct | each round | relay CPU (cores) "
+        "| relay CPU µs/query |",
+        "|---|---|---|---:|---:|---:|---:|---|---:|---:|",
     ]
     for failed in bench.prepare_errors.values():
-        lines.append(f"| {failed.target} | prepare | - | FAILED: {cell(failed.error)} | | | | | |")
-    for r in (r for r in bench.results if not r.rate):
-        if r.error:
-            lines.append(
-                f"| {r.target} | {r.test} | {r.ps_mode} | FAILED: {cell(r.error)} | | | | {fmt(r.relay_cpu)} | |"
-            )
+        lines.append(f"| {failed.target} | prepare | - | FAILED: {cell(failed.error)} | | | | | | |")
+    for (target, test, ps_mode), ratios, runs in peak_rows(bench.results):
+        qps, p50, p99, _, error = _medians(runs)
+        if qps is None:
+            lines.append(f"| {target} | {test} | {ps_mode} | FAILED: {cell(error)} | | | | | | |")
             continue
-        base = direct.get((r.test, r.ps_mode))
-        ratio = fmt(r.qps / base) if base and r.qps else "-"
+        ok = [r for r in runs if not r.error]
+        cpus = [r.relay_cpu for r in ok if r.relay_cpu is not None]
+        per_query = [r.relay_us_per_query for r in ok if r.relay_us_per_query is not None]
+        each = ", ".join("FAILED" if ratio is None else fmt(ratio) for ratio in ratios) if len(runs) > 1 else ""
+        present = [ratio for ratio in ratios if ratio is not None]
         lines.append(
-            f"| {r.target} | {r.test} | {r.ps_mode} | {r.qps:.0f} | {fmt(r.p50_ms, 3)} | {fmt(r.p99_ms, 3)} "
-            f"| {ratio} | {fmt(r.relay_cpu)} | {fmt(r.relay_us_per_query, 0)} |"
+            f"| {target} | {test} | {ps_mode} | {qps:.0f} | {fmt(p50, 3)} | {fmt(p99, 3)} "
+            f"| {fmt(statistics.median(present)) if present else '-'} | {each} "
+            f"| {fmt(statistics.median(cpus)) if cpus else '-'} "
+            f"| {fmt(statistics.median(per_query), 0) if per_query else '-'} |"
         )
     lines += [
         "",
@@ -524,6 +559,8 @@ def main() -> None:
     parser.add_argument("--table-size", type=int, default=10000, help="rows in sbtest1")
     parser.add_argument("--half-load-runs", type=int, default=3,
                         help="rounds of the half-load runs; their medians are reported (default 3)")
+    parser.add_argument("--peak-rounds", type=int, default=3,
+                        help="rounds of the point select peaks; their medians are reported (default 3)")
     parser.add_argument("--root", type=Path, help="cluster root (default: a new temporary directory)")
     parser.add_argument(
         "--port-base", type=int, default=21000, help="shardline up --port-base (default 21000)"
@@ -545,6 +582,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.half_load_runs < 1:
         parser.error("--half-load-runs must be at least 1")
+    if args.peak_rounds < 1:
+        parser.error("--peak-rounds must be at least 1")
 
     command = shlex.join([".venv/bin/python", "benchmarks/sysbench_gate.py", *sys.argv[1:]])
     facts = machine()
@@ -558,7 +597,7 @@ def main() -> None:
     try:
         wait_for("the gate to serve every shard", lambda: serving(layout))
         add_sbtest_to_vschemas(layout)
-        bench = Bench(args.time, args.threads, args.table_size, layout, args.half_load_runs)
+        bench = Bench(args.time, args.threads, args.table_size, layout, args.half_load_runs, args.peak_rounds)
         no_wire = ("--no-wire" if args.no_wire else "--socket: no TCP to capture" if args.socket
                    else tcpdump_missing())
         if no_wire:
@@ -611,6 +650,7 @@ def main() -> None:
             "threads": args.threads,
             "table_size": args.table_size,
             "half_load_runs": args.half_load_runs,
+            "peak_rounds": args.peak_rounds,
             "shards": SHARDS,
             "unix_sockets": args.socket,
         }
