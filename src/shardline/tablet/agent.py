@@ -26,7 +26,7 @@ from shardline.errors import (
     NotFound,
     ShardlineError,
 )
-from shardline.mysqlctl.flavor import MariadbFlavor
+from shardline.mysqlctl.flavor import MariadbFlavor, ReplicationStatus
 from shardline.mysqlctl.instance import tablet_instance
 from shardline.mysqlctl.probe import ProbeConnection
 from shardline.mysqlctl.query import driver_error, query, query_dicts
@@ -231,25 +231,25 @@ class TabletAgent:
     async def _health_loop(self) -> None:
         while True:
             await asyncio.sleep(HEALTH_INTERVAL)
-            await self.refresh_health()
-            await self._repair_replication()
+            await self._repair_replication(await self.refresh_health())
 
-    async def _repair_replication(self) -> None:
+    async def _repair_replication(self, status: ReplicationStatus[Any] | None) -> None:
         """A replica whose IO thread does not run, and whose source is not where the shard's primary is now,
-        re-points at the primary. Done under the shard lock, so it never races a reparent; replication stopped
-        on purpose towards the right address is left alone."""
+        re-points at the primary. ``status`` is what the health probe just read; the check is made again under
+        the shard lock, so it never races a reparent. Replication stopped on purpose towards the right address
+        is left alone."""
         health = self.health.current
         if health is None or TabletType(health.tablet_type) not in _READ_TYPES or self._action_lock.locked():
             return
         try:
-            if await self._moved_primary() is None:
+            if await self._moved_primary(status) is None:
                 return
             action = f"repair replication of {self.alias}"
             async with (
                 lock_shard(self.ts, self.config.keyspace, self.config.shard, action, timeout=REPAIR_LOCK_TIMEOUT),
                 self._action_lock,
             ):
-                primary = await self._moved_primary()
+                primary = await self._moved_primary(await self._probe(self.flavor.replication_status))
                 if primary is None:
                     return
                 log.info("replicating from %s at its new address %s:%d", primary.alias, primary.mysql_host, primary.mysql_port)
@@ -259,9 +259,8 @@ class TabletAgent:
             return
         await self.refresh_health()
 
-    async def _moved_primary(self) -> Tablet | None:
-        """The shard's primary, if this tablet's IO thread does not run and its source is elsewhere."""
-        status = await self._probe(self.flavor.replication_status)
+    async def _moved_primary(self, status: ReplicationStatus[Any] | None) -> Tablet | None:
+        """The shard's primary, if ``status`` (this tablet's) has the IO thread stopped and the source elsewhere."""
         if status is None or status.io_running:
             return None
         primary = await self._shard_primary(await self.ts.get_shard(self.config.keyspace, self.config.shard))
@@ -269,16 +268,23 @@ class TabletAgent:
             return None
         return primary
 
-    async def refresh_health(self) -> None:
-        """Probes MariaDB now and publishes the resulting health report."""
-        self.health.publish(await self._check_health())
+    async def refresh_health(self) -> ReplicationStatus[Any] | None:
+        """Probes MariaDB now and publishes the resulting health report; returns the replication status the
+        probe read (None for a primary, which reads none, or when the probe failed)."""
+        health, status = await self._check_health()
+        self.health.publish(health)
+        return status
 
-    async def _check_health(self) -> Health:
+    async def _check_health(self) -> tuple[Health, ReplicationStatus[Any] | None]:
         tablet_type = self.tablet.type if self.tablet else self.config.tablet_type
         try:
             read_only, status = await self._probe(self._read_health, tablet_type != TabletType.PRIMARY)
         except ShardlineError as exc:
-            return self._health(tablet_type, False, None, f"mysql: {exc}")
+            return self._health(tablet_type, False, None, f"mysql: {exc}"), None
+        return self._health_of(tablet_type, read_only, status), status
+
+    def _health_of(self, tablet_type: TabletType, read_only: bool, status: ReplicationStatus[Any] | None) -> Health:
+        """The health report for what the probe read."""
         if tablet_type == TabletType.PRIMARY:
             return self._health(tablet_type, not read_only, None, "primary is read-only" if read_only else None)
         if tablet_type not in _READ_TYPES:
@@ -295,7 +301,7 @@ class TabletAgent:
             return self._health(tablet_type, False, lag, f"replication lag {lag}s is above {UNHEALTHY_LAG_SECONDS}s")
         return self._health(tablet_type, True, lag, None)
 
-    def _read_health(self, conn: Conn, replicating: bool) -> tuple[bool, Any]:
+    def _read_health(self, conn: Conn, replicating: bool) -> tuple[bool, ReplicationStatus[Any] | None]:
         """``read_only``, and the replication status if ``replicating`` (a primary's health needs none)."""
         read_only = bool(query(conn, "SELECT @@GLOBAL.read_only")[0][0])
         return read_only, self.flavor.replication_status(conn) if replicating else None
