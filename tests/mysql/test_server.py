@@ -90,6 +90,10 @@ class ScriptedHandler(Handler):
             raise RuntimeError("boom")
         elif sql == "refuse":
             raise ShardlineError("not here", code=1105, sqlstate="HY000")
+        elif sql.startswith("refuse "):  # a message quoting the client's text, which may not be UTF-8
+            raise ShardlineError(f"not here: {sql[7:]}", code=1105, sqlstate="HY000")
+        elif sql == "unencodable error":  # a handler bug: no ERR packet can carry this code
+            raise ShardlineError("bad code", code=70000)
         elif sql == "slow":
             await asyncio.sleep(0.2)
             conn.send_result(Result([Field("slow")], [(b"done",)]))
@@ -120,7 +124,8 @@ async def relay(mysql_db: MysqlInstance) -> AsyncIterator[MySQLServer]:
 
 @pytest.fixture(scope="module")
 async def scripted() -> AsyncIterator[MySQLServer]:
-    server = MySQLServer(lambda conn: ScriptedHandler(), users=USERS, max_payload=4096, connect_timeout=1)
+    server = MySQLServer(lambda conn: ScriptedHandler(), users=USERS, max_payload=4096, connect_timeout=1,
+                         read_timeout=1)
     await server.start()
     yield server
     await server.close()
@@ -358,6 +363,76 @@ async def test_malformed_handshake_gets_1043_and_is_closed(scripted: MySQLServer
         assert await raw.read_until_closed() == b""
     finally:
         raw.close()
+
+
+async def test_user_name_that_is_not_utf8_is_refused_with_1045(scripted: MySQLServer) -> None:
+    raw = await RawClient.open(scripted.port)
+    try:
+        await raw.read()  # greeting
+        response = HandshakeResponse(int(CAPABILITIES), 1 << 24, 33, "x").build()
+        raw.send(response.replace(b"x\0", b"\xff\xfe\0", 1), 1)
+        _, payload = await raw.read()
+        assert struct.unpack_from("<H", payload, 1)[0] == 1045
+        assert await raw.read_until_closed() == b""
+    finally:
+        raw.close()
+
+
+async def test_error_quoting_bytes_that_are_not_utf8_reaches_the_client(scripted: MySQLServer) -> None:
+    raw = await RawClient.open(scripted.port)
+    try:
+        await raw.login()
+        raw.send(b"\x03refuse \xff\xfe")
+        _, payload = await raw.read()
+        assert payload[0] == 0xFF and payload[9:] == b"not here: ??"
+        raw.send(bytes((Command.PING,)))
+        assert (await raw.read())[1][0] == 0x00
+    finally:
+        raw.close()
+
+
+async def test_a_command_the_server_cannot_answer_closes_the_connection(scripted: MySQLServer) -> None:
+    raw = await RawClient.open(scripted.port)
+    try:
+        await raw.login()
+        raw.send(b"\x03unencodable error")
+        assert await raw.read_until_closed() == b""  # closed at once rather than left waiting
+    finally:
+        raw.close()
+    assert (await _scripted_echo(scripted.port)) == [(b"fine",)]
+
+
+async def test_incomplete_packet_is_dropped_after_the_read_timeout(scripted: MySQLServer) -> None:
+    raw = await RawClient.open(scripted.port)
+    try:
+        await raw.login()
+        raw.writer.write(b"\x00\x10\x00\x00\x03SELECT")  # announces 4096 bytes, sends 7
+        _, payload = await raw.read()
+        assert struct.unpack_from("<H", payload, 1)[0] == 1159
+        assert await raw.read_until_closed() == b""
+    finally:
+        raw.close()
+
+
+async def test_a_packet_split_over_slow_writes_is_not_timed_out(scripted: MySQLServer) -> None:
+    raw = await RawClient.open(scripted.port)
+    try:
+        await raw.login()
+        packet = frame(b"\x03echo slow", 0)[0]
+        for i in range(0, len(packet), 4):
+            raw.writer.write(packet[i : i + 4])
+            await asyncio.sleep(0.3)  # 1.2 s in all, more than the read timeout, less between writes
+        assert (await raw.read())[1][0] == 1  # a result set with one column
+    finally:
+        raw.close()
+
+
+async def _scripted_echo(port: int) -> list[tuple[bytes, ...]]:
+    client = await connect("127.0.0.1", port, "app", "app_pw")
+    try:
+        return (await client.query("echo fine")).rows
+    finally:
+        await client.close()
 
 
 async def test_malformed_execute_gets_an_error(scripted: MySQLServer) -> None:

@@ -63,7 +63,7 @@ class Handshake:
             if caps & Capability.SECURE_CONNECTION:
                 scramble += r.fixed(max(13, plugin_data_len - 8)).rstrip(b"\0")
             if caps & Capability.PLUGIN_AUTH:
-                auth_plugin = r.null_terminated().decode()
+                auth_plugin = r.null_terminated().decode(errors="replace")
         return cls(server_version, connection_id, scramble, caps, charset, status, auth_plugin)
 
 
@@ -109,7 +109,7 @@ class HandshakeResponse:
         r.fixed(23)
         if r.at_end() and caps & Capability.SSL and len(payload) == _SSL_REQUEST_LENGTH:
             return cls(caps, max_packet_size, charset, ssl_request=True)
-        user = r.null_terminated().decode()
+        user = r.null_terminated().decode(errors="replace")
         if caps & Capability.PLUGIN_AUTH_LENENC_CLIENT_DATA:
             auth_response = r.lenenc_bytes()
         elif caps & Capability.SECURE_CONNECTION:
@@ -118,10 +118,10 @@ class HandshakeResponse:
             auth_response = r.null_terminated()
         database = ""
         if caps & Capability.CONNECT_WITH_DB and not r.at_end():
-            database = r.null_terminated().decode()
+            database = r.null_terminated().decode(errors="replace")
         auth_plugin = ""
         if caps & Capability.PLUGIN_AUTH and not r.at_end():
-            auth_plugin = r.null_terminated().decode()
+            auth_plugin = r.null_terminated().decode(errors="replace")
         attributes: dict[str, str] = {}
         if caps & Capability.CONNECT_ATTRS and not r.at_end():
             attrs = Reader(r.lenenc_bytes())
@@ -139,7 +139,7 @@ def build_auth_switch_request(plugin: str, data: bytes) -> bytes:
 def parse_auth_switch_request(payload: bytes) -> tuple[str, bytes]:
     """Returns (plugin name, plugin data without the trailing NUL)."""
     r = Reader(payload, 1)
-    plugin = r.null_terminated().decode()
+    plugin = r.null_terminated().decode(errors="replace")
     data = r.rest()
     return plugin, data[:-1] if data.endswith(b"\0") else data
 

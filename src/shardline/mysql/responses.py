@@ -62,7 +62,7 @@ def is_eof(payload: bytes) -> bool:
 
 def build_error(error: ShardlineError) -> bytes:
     head = struct.pack("<BH", ERR_HEADER, error.code)
-    return head + b"#" + error.sqlstate.encode()[:5].ljust(5, b"0") + error.message.encode()
+    return head + b"#" + error.sqlstate.encode()[:5].ljust(5, b"0") + error.message.encode(errors="replace")
 
 
 def parse_error(payload: bytes) -> MySQLError:

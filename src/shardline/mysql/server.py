@@ -128,6 +128,7 @@ class ServerConnection(asyncio.Protocol):
         self._offering = False  # inside the handler's fast_path call
         self._reading_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
+        self._read_timer: asyncio.TimerHandle | None = None  # armed while a packet is incomplete
         self._closed = False
         self._handshake_timer: asyncio.TimerHandle | None = None
 
@@ -249,6 +250,13 @@ class ServerConnection(asyncio.Protocol):
             self.transport.write(self.protocol.build_error(exc))
             self.transport.close()
             return
+        if self.protocol.partial_packet():
+            if self._read_timer is not None:
+                self._read_timer.cancel()
+            self._read_timer = asyncio.get_running_loop().call_later(self.server.read_timeout, self._read_timed_out)
+        elif self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
         for event in events:
             if type(event) is CommandPacket or type(event) is Authenticated:
                 self._commands.append(event)
@@ -264,6 +272,16 @@ class ServerConnection(asyncio.Protocol):
         if len(self._commands) > _MAX_QUEUED_COMMANDS and not self._reading_paused:
             self._reading_paused = True
             self.transport.pause_reading()
+
+    def _read_timed_out(self) -> None:
+        """A packet stayed incomplete for ``read_timeout`` (MariaDB's net_read_timeout): drop the client."""
+        assert self.protocol is not None and self.transport is not None
+        self._read_timer = None
+        log.info("connection %d: closed, a packet stayed incomplete for %gs", self.connection_id,
+                 self.server.read_timeout)
+        self.transport.write(self.protocol.build_error(
+            ShardlineError("Got timeout reading communication packets", code=1159, sqlstate="08S01")))
+        self.transport.close()
 
     def _next_command(self) -> None:
         """With the worker idle: the handler's fast path takes the queued commands in turn (going on at once
@@ -311,6 +329,8 @@ class ServerConnection(asyncio.Protocol):
         self._commands.clear()
         if self._handshake_timer is not None:
             self._handshake_timer.cancel()
+        if self._read_timer is not None:
+            self._read_timer.cancel()
         if self._drain_waiter is not None and not self._drain_waiter.done():
             self._drain_waiter.set_result(None)
         if self._worker is not None:
@@ -352,11 +372,17 @@ class ServerConnection(asyncio.Protocol):
                 await wakeup
                 continue
             event = commands.popleft()
-            if type(event) is CommandPacket:
-                await self._dispatch(event)
-            else:
-                assert isinstance(event, Authenticated)
-                await self._connect(event)
+            try:
+                if type(event) is CommandPacket:
+                    await self._dispatch(event)
+                else:
+                    assert isinstance(event, Authenticated)
+                    await self._connect(event)
+            except Exception:  # a client left waiting for an answer that never comes is worse than a closed one
+                log.exception("connection %d: closed after an unexpected error", self.connection_id)
+                assert self.transport is not None
+                self.transport.abort()
+                return
             if self._drain_waiter is not None:
                 await self._drain_waiter
 
@@ -457,12 +483,15 @@ class MySQLServer:
         port: int = 0,
         server_version: str = DEFAULT_SERVER_VERSION,
         connect_timeout: float = 10.0,
+        read_timeout: float = 30.0,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         reuse_port: bool = False,
         unix_listener: socket.socket | None = None,
     ) -> None:
         """``reuse_port`` lets several processes listen on one port (SO_REUSEPORT); the kernel spreads the
-        connections over them. ``unix_listener`` (from ``listen_unix``) also takes clients on a Unix socket."""
+        connections over them. ``unix_listener`` (from ``listen_unix``) also takes clients on a Unix socket.
+        A client whose packet stays incomplete for ``read_timeout`` seconds is dropped, as MariaDB does after
+        net_read_timeout."""
         self.handler_factory = handler_factory
         self.reuse_port = reuse_port
         self.unix_listener = unix_listener
@@ -472,6 +501,7 @@ class MySQLServer:
         self.port = port
         self.server_version = server_version
         self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
         self.max_payload = max_payload
         self.connections: dict[int, ServerConnection] = {}
         self.started_at = time.monotonic()

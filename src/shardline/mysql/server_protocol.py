@@ -206,6 +206,10 @@ class ServerProtocol:
             response.attributes,
         )
 
+    def partial_packet(self) -> bool:
+        """Whether bytes of a packet not yet complete are waiting for the rest."""
+        return self._reader.buffered() > 0
+
     def accept(self) -> bytes:
         """Ends the connection phase with OK; commands follow."""
         data = self._auth_prefix + self._frame(build_ok(0, 0, self.status))
