@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import Counter
 from collections.abc import Coroutine
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -114,14 +115,15 @@ class ClusterThread:
         await self.wait_serving()
 
     async def wait_serving(self, timeout: float = 30.0) -> None:
-        """Waits until the gate sees a serving primary for every shard."""
+        """Waits until the gate sees every shard's primary and replicas serving."""
         assert self.gate is not None
+        wanted = Counter({(ks.name, shard, "primary"): 1 for ks in self.keyspaces for shard in ks.shards})
+        wanted.update({(ks.name, shard, "replica"): ks.replicas for ks in self.keyspaces for shard in ks.shards})
         async with asyncio.timeout(timeout):
             while True:
-                serving = {(v.tablet.keyspace, v.tablet.shard) for v in self.gate.serving.tablets()
-                           if v.serving and v.tablet_type == "primary"}
-                wanted = {(ks.name, shard) for ks in self.keyspaces for shard in ks.shards}
-                if wanted <= serving:
+                serving = Counter((v.tablet.keyspace, v.tablet.shard, v.tablet_type)
+                                  for v in self.gate.serving.tablets() if v.serving)
+                if all(serving[key] >= n for key, n in wanted.items()):
                     return
                 await asyncio.sleep(0.1)
 

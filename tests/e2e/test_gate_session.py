@@ -148,6 +148,33 @@ def test_malformed_and_oversized_packets_do_not_disturb_other_clients(e2e_cluste
         bystander.close()
 
 
+def test_query_above_the_shards_max_allowed_packet_gets_1153_and_the_session_goes_on(e2e_cluster: ClusterThread):
+    for keyspace in ("commerce", "customer"):
+        conn = e2e_cluster.connect(keyspace)
+        try:
+            limit = rows(conn, "SELECT @@max_allowed_packet")[0][0]
+            conn.max_allowed_packet = 4 * limit  # PyMySQL's own limit must not stop it first
+            with pytest.raises(pymysql.err.MySQLError) as info:
+                rows(conn, "SELECT '" + "x" * (limit + 1024) + "'")
+            assert info.value.args[0] == 1153, info.value.args
+            for n in range(3):  # at once: the shard's connection that MariaDB is closing is not lent again
+                assert rows(conn, f"SELECT {n}") == [(n,)]
+        finally:
+            conn.close()
+
+
+def test_query_bytes_that_are_not_utf8_get_a_syntax_error(e2e_cluster: ClusterThread):
+    conn = e2e_cluster.connect("customer")
+    try:
+        conn._execute_command(3, b"\xff\xfe")  # COM_QUERY with bytes no client library would send
+        with pytest.raises(pymysql.err.MySQLError) as info:
+            conn._read_query_result()
+        assert info.value.args[0] == 1064, info.value.args
+        assert rows(conn, "SELECT 1") == [(1,)]
+    finally:
+        conn.close()
+
+
 def test_metrics_and_querylog_endpoints(e2e_cluster: ClusterThread):
     conn = e2e_cluster.connect("customer")
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pymysql
@@ -118,3 +119,79 @@ def test_a_client_that_disconnects_mid_transaction_is_rolled_back(e2e_cluster: C
             break
         time.sleep(0.1)
     assert names(conn, 1001) == {"after"}
+
+
+def _shard_mysql(cluster: ClusterThread, shard: str):
+    """The customer shard's MariaDB (its only tablet, the primary)."""
+    [server] = [s for s in cluster.tablets.values() if (s.agent.config.keyspace, s.agent.config.shard) == ("customer", shard)]
+    return server.agent.mysql
+
+
+def test_a_transaction_that_lost_a_shard_connection_commits_nowhere(e2e_cluster: ClusterThread, conn):
+    run(conn, "BEGIN")
+    insert(conn, LOW, "low")  # -80 first: the commit order would commit it before 80- is found gone
+    insert(conn, HIGH, "high")
+    [(backend,)] = run(conn, f"SELECT CONNECTION_ID() FROM customer WHERE customer_id = {HIGH}")
+    _shard_mysql(e2e_cluster, "80-").execute(f"KILL {backend}")
+    time.sleep(0.5)  # the gate sees the connection end
+    with pytest.raises(pymysql.err.MySQLError) as info:
+        run(conn, "COMMIT")
+    assert "lost its part on customer/80- (its connection closed) and was rolled back on every shard" in info.value.args[1]
+    assert names(conn, LOW, HIGH) == set()
+    insert(conn, LOW, "next")  # the session goes on
+    assert names(conn, LOW) == {"next"}
+
+
+def test_a_statement_that_costs_a_shard_connection_rolls_the_transaction_back(conn):
+    run(conn, "SET autocommit = 0")  # PyMySQL's default: every statement is in a transaction
+    insert(conn, LOW, "low")
+    insert(conn, HIGH, "high")
+    [(limit,)] = run(conn, "SELECT @@max_allowed_packet")
+    conn.max_allowed_packet = 4 * limit
+    with pytest.raises(pymysql.err.MySQLError) as info:  # MariaDB answers 1153 and closes the connection
+        run(conn, f"SELECT name FROM customer WHERE customer_id = {HIGH} AND name <> '{'x' * (limit + 1024)}'")
+    assert info.value.args[0] == 1153 and "rolled back on every shard" in info.value.args[1], info.value.args
+    assert names(conn, LOW, HIGH) == set()
+    run(conn, "COMMIT")
+
+
+@pytest.mark.parametrize("locking, fast", [
+    ("UPDATE customer SET tier = 3 WHERE customer_id = {id}", False),
+    ("SELECT name FROM customer WHERE customer_id = {id} FOR UPDATE", True),  # learned: the fast path runs it
+])
+def test_a_deadlock_on_one_shard_rolls_the_transaction_back_on_every_shard(e2e_cluster: ClusterThread, conn,
+                                                                           locking: str, fast: bool):
+    # 1, 2 and 3 hash to -80, 4 to 80-. The victim holds a row on 80- and one on -80; the other transaction
+    # holds two rows on -80, so InnoDB picks the victim (fewer rows changed) when both wait for each other.
+    run(conn, "DELETE FROM customer WHERE customer_id IN (2, 3)")
+    for customer_id in (1, 2, 3, 4):
+        insert(conn, customer_id, f"before{customer_id}")
+    victim, other = conn, e2e_cluster.connect("customer")
+    try:
+        run(victim, "BEGIN")
+        run(victim, locking.format(id=HIGH))  # its part on 80- (and a statement of the shape, learned)
+        run(victim, locking.format(id=2))
+        run(other, "BEGIN")
+        run(other, "UPDATE customer SET name = 'other' WHERE customer_id IN (1, 3)")
+        waiting = threading.Thread(target=run, args=(other, "UPDATE customer SET name = 'other' WHERE customer_id = 2"))
+        waiting.start()
+        time.sleep(0.3)  # the other transaction now waits for the victim's row 2
+        assert e2e_cluster.gate is not None
+        fast_before = e2e_cluster.gate.metrics.fast_path_queries
+        with pytest.raises(pymysql.err.MySQLError) as info:
+            run(victim, locking.format(id=1))
+        assert info.value.args[0] == 1213, info.value.args
+        assert (e2e_cluster.gate.metrics.fast_path_queries > fast_before) == fast
+        if fast:  # the fast path passed MariaDB's answer on as it came; the next statement ends the rest
+            with pytest.raises(pymysql.err.MySQLError) as info:
+                run(victim, "COMMIT")
+            assert info.value.args[0] == 1213, info.value.args
+        assert "(a deadlock rolled it back) and was rolled back on every shard" in info.value.args[1], info.value.args
+        waiting.join(10)
+        run(other, "COMMIT")
+        run(victim, "COMMIT")  # no transaction is open any more
+        assert names(victim, 1, 2, 3) == {"other"}
+        assert run(victim, f"SELECT tier FROM customer WHERE customer_id = {HIGH}") == [(1,)]  # nothing committed
+    finally:
+        other.close()
+        run(conn, "DELETE FROM customer WHERE customer_id IN (2, 3)")

@@ -136,6 +136,16 @@ async def test_killed_connection_raises_unavailable_and_is_unusable(
         await conn.query("SELECT 1")
 
 
+async def test_packet_above_max_allowed_packet_closes_the_connection_at_once(conn: Connection) -> None:
+    limit = int((await conn.query("SELECT @@max_allowed_packet")).rows[0][0])
+    with pytest.raises(MySQLError) as info:
+        await conn.query("SELECT '" + "x" * (limit + 1024) + "'")
+    assert info.value.code == 1153
+    assert conn.closed  # the server drops it next; no one may send on it in between
+    with pytest.raises(Unavailable):
+        await conn.query("SELECT 1")
+
+
 async def test_cancelled_command_makes_the_connection_unusable(conn: Connection) -> None:
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.05):

@@ -87,10 +87,13 @@ class Executor:
                 plan_kind = kind.value
                 outcome = await self._execute_other(session, sql, kind)
         except ShardlineError as exc:
-            self.metrics.count_error(exc.code)
+            error = await self.scatter.after_failure(session, exc)
+            self.metrics.count_error(error.code)
             if entry is not None:
-                entry.error = str(exc)
-            raise
+                entry.error = str(error)
+            if error is exc:
+                raise
+            raise error from exc
         finally:
             elapsed = time.perf_counter() - start
             self.metrics.observe_query(plan_kind, session.target.keyspace, elapsed)
@@ -222,8 +225,11 @@ class Executor:
                                                       relay, query)
             return outcome
         except ShardlineError as exc:
-            self.metrics.count_error(exc.code)
-            raise
+            error = await self.scatter.after_failure(session, exc)
+            self.metrics.count_error(error.code)
+            if error is exc:
+                raise
+            raise error from exc
         finally:
             self.metrics.observe_query(plan_kind, session.target.keyspace, time.perf_counter() - start)
 

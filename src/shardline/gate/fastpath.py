@@ -60,7 +60,7 @@ from shardline.gate.planner.normalize import literal_spans, shape_bind_vars
 from shardline.gate.planner.shape import Shape, statement_shape
 from shardline.gate.pool import DEFAULT_PIPELINE_DEPTH
 from shardline.gate.querylog import QueryLogEntry
-from shardline.gate.scatter_conn import ScatterConn, concatenated, partial_commit_error
+from shardline.gate.scatter_conn import ScatterConn, concatenated, mark_deadlock, partial_commit_error
 from shardline.gate.session import ShardSession, TransactionMode
 from shardline.mysql.binary import retarget_execute
 from shardline.mysql.framing import split_packets
@@ -280,7 +280,7 @@ class FastPath:
             sink.answer_ok(session, statement)
             return True
         shard_sessions = list(session.shard_sessions.values())
-        if any(shard_session.lock.locked() for shard_session in shard_sessions):
+        if any(_busy_or_lost(shard_session) for shard_session in shard_sessions):
             return False
         return sink.end_transaction(session, statement, shard_sessions)
 
@@ -333,7 +333,7 @@ class FastPath:
         for shard in route.shards:
             if reserved:
                 shard_session = session.shard_sessions.get((shard.keyspace, shard.name))
-                pooled = None if shard_session is None or shard_session.lock.locked() else shard_session.connection
+                pooled = None if shard_session is None or _busy_or_lost(shard_session) else shard_session.connection
             else:
                 pooled = self.gateway.try_connection(shard, tablet_type, session.settings_sql)
             if pooled is None:
@@ -359,7 +359,7 @@ class FastPath:
         if session.in_transaction and tablet_type == "primary":
             shard_session = session.shard_sessions.get((shard.keyspace, shard.name))
             if shard_session is not None:
-                return (None if shard_session.lock.locked() else shard_session.connection), False
+                return (None if _busy_or_lost(shard_session) else shard_session.connection), False
             if session.savepoints or (session.shard_sessions
                                       and session.transaction_mode is TransactionMode.SINGLE):
                 return None, False
@@ -645,6 +645,10 @@ class FastQuery:
             target = route.shards[self.shard]
             if session.shard_sessions.pop((target.keyspace, target.name), None) is not None:
                 self.reserved = False  # _finish gives the connection back (unless a rollback already did)
+        elif self.reserved:
+            session, route = self.session, self.route
+            assert session is not None and route is not None
+            _note_deadlock(session, route.shards[self.shard], error)
         self._finish(error)
         self.fast.metrics.count_error(error.code)
         self.conn.send_error(error)
@@ -749,6 +753,9 @@ class FastScatter:
         assert route is not None
         route.shard_latency[index].observe(time.perf_counter() - self.started)
         self.responses[index], self.errors[index] = response, error
+        if error is not None and self.reserved:
+            assert self.session is not None
+            _note_deadlock(self.session, route.shards[index], error)
         self.waiting -= 1
         if self.waiting:
             return
@@ -831,3 +838,16 @@ def _as_error(exc: BaseException) -> ShardlineError:
 def _holds_transaction(session: Session) -> bool:
     """Whether the session's statements run on its transaction's connections (primary ones only)."""
     return session.in_transaction and session.target.tablet_type == "primary"
+
+
+def _busy_or_lost(shard_session: ShardSession) -> bool:
+    """A transaction's connection that is running a statement, or whose part of the transaction is gone (the
+    ordinary path then ends the transaction and says why)."""
+    return shard_session.lock.locked() or bool(shard_session.lost_reason())
+
+
+def _note_deadlock(session: Session, shard: ShardTarget, error: ShardlineError) -> None:
+    """A transaction's statement failed on ``shard``: a deadlock there ended the shard's part."""
+    shard_session = session.shard_sessions.get((shard.keyspace, shard.name))
+    if shard_session is not None:
+        mark_deadlock(shard_session, error)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from shardline.errors import FailedPrecondition, ShardlineError, Unsupported
+from shardline.errors import FailedPrecondition, ShardlineError, Unavailable, Unsupported
 from shardline.gate.session import ShardSession, TransactionMode
 from shardline.mysql.resultset import concat_result_sets
 from shardline.vindexes.base import CommitOrder
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 MAX_PREPARED_PER_CONNECTION: Final = 256
 _COMMIT_SEQUENCE: Final = (CommitOrder.PRE, CommitOrder.NORMAL, CommitOrder.POST)
+_SERVER_LOST: Final = 2013  # CR_SERVER_LOST
+_LOCK_DEADLOCK: Final = 1213  # ER_LOCK_DEADLOCK: InnoDB rolled the whole transaction back
 
 
 class ScatterConn:
@@ -75,7 +77,14 @@ class ScatterConn:
             if session.in_transaction and tablet_type == "primary":
                 shard_session = await self._shard_session(session, target, order)
                 async with shard_session.lock:  # one statement at a time on a transaction's connection
-                    return await op(shard_session.connection)
+                    if shard_session.deadlocked:  # a statement on the fast path found it; after_failure ends it
+                        raise FailedPrecondition("Deadlock found earlier in this transaction", code=_LOCK_DEADLOCK,
+                                                 sqlstate="40001")
+                    try:
+                        return await op(shard_session.connection)
+                    except ShardlineError as exc:
+                        mark_deadlock(shard_session, exc)
+                        raise
             return await self.gateway.execute(target, tablet_type, session.settings_sql, op)
         finally:
             self.metrics.observe_shard_query(target.keyspace, target.name, tablet_type, time.perf_counter() - start)
@@ -115,8 +124,15 @@ class ScatterConn:
         """Commits the session's transactions, pre, main and post, each shard after the other.
 
         A failure part-way leaves the shards committed so far committed: the error names them, and the rest
-        are rolled back.
+        are rolled back. A transaction that already lost its part on a shard commits nowhere.
         """
+        lost = _lost_shards(session)
+        if lost:  # a shard's part of the transaction is gone: committing the others would commit a part of it
+            reason = _rolled_back(lost)
+            deadlock = any(s.deadlocked for s in lost)
+            await self.rollback(session)
+            raise Unavailable(f"COMMIT failed: {reason}", code=_LOCK_DEADLOCK if deadlock else _SERVER_LOST,
+                              sqlstate="40001" if deadlock else "HY000")
         committed: list[str] = []
         try:
             for order in _COMMIT_SEQUENCE:
@@ -138,6 +154,20 @@ class ScatterConn:
                              return_exceptions=True)
         self.release_all(session)
 
+    async def after_failure(self, session: Session, exc: ShardlineError) -> ShardlineError:
+        """The error to give for a statement that failed. One that cost the session's transaction its part on a
+        shard (MariaDB closed the connection: a restart, KILL, a packet above its max_allowed_packet; or a
+        deadlock rolled the part back) leaves a transaction that cannot go on anywhere: it is rolled back on
+        every shard, and the error says so. Called once the statement's work on every shard has ended."""
+        if not session.in_transaction:
+            return exc
+        lost = _lost_shards(session)
+        if not lost:
+            return exc
+        reason = _rolled_back(lost)
+        await self.rollback(session)
+        return ShardlineError(f"{exc} ({reason})", code=exc.code, sqlstate=exc.sqlstate)
+
     async def run_on_open_shards(self, session: Session, sql: str) -> None:
         """Runs a statement (a SAVEPOINT) on every shard already in the main transaction."""
         for shard_session in session.shard_sessions.values():
@@ -153,6 +183,22 @@ class ScatterConn:
             sessions.clear()
         session.savepoints.clear()
         session.in_transaction = False
+
+
+def _lost_shards(session: Session) -> list[ShardSession]:
+    """The shard sessions of the session's transactions whose part of the transaction is gone."""
+    return [s for order in _COMMIT_SEQUENCE for s in session.sessions_for(order).values() if s.lost_reason()]
+
+
+def _rolled_back(lost: list[ShardSession]) -> str:
+    parts = ", ".join(f"{s.target.keyspace}/{s.target.name} ({s.lost_reason()})" for s in lost)
+    return f"the transaction lost its part on {parts} and was rolled back on every shard"
+
+
+def mark_deadlock(shard_session: ShardSession, error: ShardlineError) -> None:
+    """Notes a deadlock error of a transaction's statement: MariaDB then rolled back the shard's part."""
+    if error.code == _LOCK_DEADLOCK:
+        shard_session.deadlocked = True
 
 
 def partial_commit_error(committed: list[str], exc: ShardlineError) -> ShardlineError:

@@ -66,6 +66,13 @@ class ShardSession:
     target: ShardTarget
     connection: PooledConnection
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    deadlocked: bool = False  # MariaDB rolled the shard's part back (ER_LOCK_DEADLOCK); the rest must not commit
+
+    def lost_reason(self) -> str:
+        """Why the transaction's part on this shard is gone ('' while it is not)."""
+        if self.deadlocked:
+            return "a deadlock rolled it back"
+        return "its connection closed" if self.connection.connection.closed else ""
 
 
 @dataclass

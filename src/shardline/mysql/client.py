@@ -32,6 +32,10 @@ from shardline.sqltypes import Field, Result
 _LOST: Final = 2013  # CR_SERVER_LOST
 _GONE: Final = 2006  # CR_SERVER_GONE_ERROR
 _OUT_OF_SYNC: Final = 2014  # CR_COMMANDS_OUT_OF_SYNC
+# Errors after which the server closes the connection: a packet above max_allowed_packet, the ER_NET_* read and
+# write errors, a server shutting down, KILL CONNECTION. The connection counts as closed at once, before the
+# socket's end arrives, so that a pool does not lend it again in between.
+_CONNECTION_ENDING: Final = frozenset((1053, *range(1153, 1162), 1927))
 _LENGTH_SEQ0: Final = struct.Struct("<I")
 _IN_TRANS: Final = int(ServerStatus.IN_TRANS)  # plain ints: IntFlag's & costs a microsecond on the hot path
 _AUTOCOMMIT: Final = int(ServerStatus.AUTOCOMMIT)
@@ -112,6 +116,8 @@ class _ClientProtocol(asyncio.Protocol):
             end = len(buf)
             response = data if buf is data and not start and pos == end else bytes(buf[start:pos])
             if scanner.error is not None:
+                if scanner.error.code in _CONNECTION_ENDING:
+                    self.lost = Unavailable(f"connection closed by the server after: {scanner.error}", code=_GONE)
                 waiter.set_exception(scanner.error)
             else:
                 waiter.set_result(response)
