@@ -542,6 +542,28 @@ async def test_send_long_data_is_joined_into_the_parameter(relay: MySQLServer) -
         raw.close()
 
 
+async def test_bad_long_data_and_bad_decimal_answer_the_execution_with_1210(scripted: MySQLServer) -> None:
+    raw = await RawClient.open(scripted.port)
+    try:
+        await raw.login()
+        raw.send(b"\x16select ?")  # the scripted handler: one parameter, two result columns
+        payloads = [(await raw.read())[1] for _ in range(1 + 2 + 3)]
+        statement_id = struct.unpack_from("<I", payloads[0], 1)[0]
+        execute = b"\x17" + struct.pack("<IBI", statement_id, 0, 1) + b"\x00\x01"
+        raw.send(b"\x18" + struct.pack("<IH", statement_id, 5) + b"x")  # parameter 5 of 1: no answer...
+        raw.send(execute + struct.pack("<H", 0xFE) + b"\x02ok")
+        _, payload = await raw.read()  # ...until the execution
+        assert payload[0] == 0xFF and struct.unpack_from("<H", payload, 1)[0] == 1210, payload
+        raw.send(execute + struct.pack("<H", 0xF6) + b"\x03abc")  # NEWDECIMAL 'abc'
+        _, payload = await raw.read()
+        assert struct.unpack_from("<H", payload, 1)[0] == 1210 and b"'abc'" in payload, payload
+        raw.send(execute + struct.pack("<H", 0xF6) + b"\x041.50")
+        row = [(await raw.read())[1] for _ in range(1 + 2 + 1 + 1 + 1)][4]  # count, columns, EOF, row, EOF
+        assert b"\x0fDecimal('1.50')" in row, row
+    finally:
+        raw.close()
+
+
 async def test_reset_connection_forgets_statements_and_session(relay: MySQLServer) -> None:
     client = await connect("127.0.0.1", relay.port, "app", "app_pw", DATABASE)
     try:

@@ -43,7 +43,8 @@ class GateHandler(Handler):
         assert conn.protocol is not None
         body = command.body
         statement = conn.protocol.statements.get(int.from_bytes(body[:4], "little"))
-        if statement is None or statement.long_data or len(body) < 9 or body[4]:  # body[4]: cursor flags
+        if (statement is None or statement.long_data or statement.long_data_error is not None or len(body) < 9
+                or body[4]):  # body[4]: cursor flags
             return False
         try:
             params = conn.protocol.bind(statement, body)

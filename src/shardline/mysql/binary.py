@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
-from shardline.errors import InvalidArgument, MalformedPacket
+from shardline.errors import InvalidArgument, MalformedPacket, ShardlineError
 from shardline.mysql.constants import OK_HEADER, ColumnFlag, Command
 from shardline.mysql.wire import Reader, lenenc_bytes
 from shardline.sqltypes import BINARY_CHARSET, Field, FieldType, Row
@@ -197,6 +197,9 @@ def parse_execute(
                 pos = r.pos
     except struct.error as exc:
         raise MalformedPacket(f"malformed packet: COM_STMT_EXECUTE parameters: {exc}") from None
+    except ValueError as exc:  # a DECIMAL parameter that is no number (or not even UTF-8)
+        raise ShardlineError(f"Incorrect arguments to mysqld_stmt_execute: parameter {len(params) + 1}: {exc}",
+                             code=1210, sqlstate="HY000") from None
     return params, types
 
 
@@ -219,7 +222,14 @@ def _decode_param(r: Reader, param_type: int) -> Any:
     if field_type == FieldType.FLOAT:
         return _FLOAT.unpack(r.fixed(4))[0]
     if field_type in _DECIMAL_TYPES:
-        return Decimal(r.lenenc_bytes().decode())
+        text = r.lenenc_bytes()
+        try:
+            value = Decimal(text.decode())
+        except ArithmeticError:  # decimal.InvalidOperation
+            value = Decimal("NaN")
+        if not value.is_finite():
+            raise ValueError(f"{text!r} is not a DECIMAL number")
+        return value
     if field_type in _DATE_TYPES or field_type in _DATETIME_TYPES:
         year, month, day, hour, minute, second, micro = _read_datetime(r)
         try:

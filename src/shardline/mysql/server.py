@@ -450,7 +450,9 @@ class ServerConnection(asyncio.Protocol):
                 if int.from_bytes(body[:4], "little") in protocol.statements:
                     protocol.send_long_data(body)
             elif kind == _STMT_RESET:
-                protocol.statement(body, "mysqld_stmt_reset").long_data.clear()
+                statement = protocol.statement(body, "mysqld_stmt_reset")
+                statement.long_data.clear()
+                statement.long_data_error = None
             elif kind == _RESET_CONNECTION:
                 protocol.reset()
                 await handler.on_reset_connection(self)

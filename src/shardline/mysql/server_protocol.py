@@ -92,6 +92,7 @@ class ServerStatement:
     fields: list[Field]
     bound_types: list[int] | None = None
     long_data: dict[int, bytes] = field(default_factory=dict)
+    long_data_error: ShardlineError | None = None  # a bad COM_STMT_SEND_LONG_DATA, reported by the next execute
 
 
 def _access_denied(user: str, host: str, with_password: bool) -> ShardlineError:
@@ -333,6 +334,10 @@ class ServerProtocol:
     @staticmethod
     def bind(statement: ServerStatement, body: bytes) -> list[Any]:
         """The parameter values of an execution of ``statement`` (``body`` of its COM_STMT_EXECUTE)."""
+        if statement.long_data_error is not None:
+            error, statement.long_data_error = statement.long_data_error, None
+            statement.long_data = {}
+            raise error
         params, statement.bound_types = parse_execute(
             body, statement.param_count, statement.bound_types, statement.long_data
         )
@@ -341,13 +346,14 @@ class ServerProtocol:
         return params
 
     def send_long_data(self, body: bytes) -> None:
-        """COM_STMT_SEND_LONG_DATA: appends to a parameter's value (no response)."""
+        """COM_STMT_SEND_LONG_DATA: appends to a parameter's value. It has no response: a bad one is kept and
+        answers the statement's next execution, as MariaDB does."""
         statement = self.statement(body, "mysqld_stmt_send_long_data")
-        if len(body) < 6:
-            raise MalformedPacket("malformed packet: COM_STMT_SEND_LONG_DATA too short")
-        param = struct.unpack_from("<H", body, 4)[0]
-        if param >= statement.param_count:
-            raise MalformedPacket(f"malformed packet: parameter {param} out of range")
+        param = struct.unpack_from("<H", body, 4)[0] if len(body) >= 6 else -1
+        if not 0 <= param < statement.param_count:
+            statement.long_data_error = ShardlineError(
+                "Incorrect arguments to mysqld_stmt_send_long_data", code=1210, sqlstate="HY000")
+            return
         statement.long_data[param] = statement.long_data.get(param, b"") + body[6:]
 
     def close_statement(self, body: bytes) -> ServerStatement | None:
