@@ -60,7 +60,7 @@ from shardline.gate.planner.normalize import literal_spans, shape_bind_vars
 from shardline.gate.planner.shape import Shape, statement_shape
 from shardline.gate.pool import DEFAULT_PIPELINE_DEPTH
 from shardline.gate.querylog import QueryLogEntry
-from shardline.gate.scatter_conn import ScatterConn, concatenated, mark_deadlock, partial_commit_error
+from shardline.gate.scatter_conn import ScatterConn, concatenated, partial_commit_error
 from shardline.gate.session import ShardSession, TransactionMode
 from shardline.mysql.binary import retarget_execute
 from shardline.mysql.framing import split_packets
@@ -850,4 +850,4 @@ def _note_deadlock(session: Session, shard: ShardTarget, error: ShardlineError) 
     """A transaction's statement failed on ``shard``: a deadlock there ended the shard's part."""
     shard_session = session.shard_sessions.get((shard.keyspace, shard.name))
     if shard_session is not None:
-        mark_deadlock(shard_session, error)
+        shard_session.note_error(error)

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from shardline.errors import FailedPrecondition, ShardlineError, Unavailable, Unsupported
-from shardline.gate.session import ShardSession, TransactionMode
+from shardline.gate.session import LOCK_DEADLOCK, ShardSession, TransactionMode
 from shardline.mysql.resultset import concat_result_sets
 from shardline.vindexes.base import CommitOrder
 
@@ -26,7 +26,6 @@ T = TypeVar("T")
 MAX_PREPARED_PER_CONNECTION: Final = 256
 _COMMIT_SEQUENCE: Final = (CommitOrder.PRE, CommitOrder.NORMAL, CommitOrder.POST)
 _SERVER_LOST: Final = 2013  # CR_SERVER_LOST
-_LOCK_DEADLOCK: Final = 1213  # ER_LOCK_DEADLOCK: InnoDB rolled the whole transaction back
 
 
 class ScatterConn:
@@ -78,12 +77,12 @@ class ScatterConn:
                 shard_session = await self._shard_session(session, target, order)
                 async with shard_session.lock:  # one statement at a time on a transaction's connection
                     if shard_session.deadlocked:  # a statement on the fast path found it; after_failure ends it
-                        raise FailedPrecondition("Deadlock found earlier in this transaction", code=_LOCK_DEADLOCK,
+                        raise FailedPrecondition("Deadlock found earlier in this transaction", code=LOCK_DEADLOCK,
                                                  sqlstate="40001")
                     try:
                         return await op(shard_session.connection)
                     except ShardlineError as exc:
-                        mark_deadlock(shard_session, exc)
+                        shard_session.note_error(exc)
                         raise
             return await self.gateway.execute(target, tablet_type, session.settings_sql, op)
         finally:
@@ -131,7 +130,7 @@ class ScatterConn:
             reason = _rolled_back(lost)
             deadlock = any(s.deadlocked for s in lost)
             await self.rollback(session)
-            raise Unavailable(f"COMMIT failed: {reason}", code=_LOCK_DEADLOCK if deadlock else _SERVER_LOST,
+            raise Unavailable(f"COMMIT failed: {reason}", code=LOCK_DEADLOCK if deadlock else _SERVER_LOST,
                               sqlstate="40001" if deadlock else "HY000")
         committed: list[str] = []
         try:
@@ -193,12 +192,6 @@ def _lost_shards(session: Session) -> list[ShardSession]:
 def _rolled_back(lost: list[ShardSession]) -> str:
     parts = ", ".join(f"{s.target.keyspace}/{s.target.name} ({s.lost_reason()})" for s in lost)
     return f"the transaction lost its part on {parts} and was rolled back on every shard"
-
-
-def mark_deadlock(shard_session: ShardSession, error: ShardlineError) -> None:
-    """Notes a deadlock error of a transaction's statement: MariaDB then rolled back the shard's part."""
-    if error.code == _LOCK_DEADLOCK:
-        shard_session.deadlocked = True
 
 
 def partial_commit_error(committed: list[str], exc: ShardlineError) -> ShardlineError:

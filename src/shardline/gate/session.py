@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final
 
-from shardline.errors import InvalidArgument
+from shardline.errors import InvalidArgument, ShardlineError
 from shardline.gate.engine.vcursor import ShardTarget
 from shardline.gate.pool import PooledConnection
 from shardline.vindexes.base import CommitOrder
+
+LOCK_DEADLOCK: Final = 1213  # ER_LOCK_DEADLOCK: InnoDB rolled the whole transaction back
 
 
 class TransactionMode(StrEnum):
@@ -67,6 +70,11 @@ class ShardSession:
     connection: PooledConnection
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     deadlocked: bool = False  # MariaDB rolled the shard's part back (ER_LOCK_DEADLOCK); the rest must not commit
+
+    def note_error(self, error: ShardlineError) -> None:
+        """A statement of the transaction failed here: after a deadlock MariaDB has rolled the part back."""
+        if error.code == LOCK_DEADLOCK:
+            self.deadlocked = True
 
     def lost_reason(self) -> str:
         """Why the transaction's part on this shard is gone ('' while it is not)."""
