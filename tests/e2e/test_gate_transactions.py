@@ -26,6 +26,8 @@ def conn(e2e_cluster: ClusterThread):
     run(connection, f"DELETE FROM customer WHERE customer_id IN ({LOW}, {HIGH}, 1001, 1004)")
     yield connection
     connection.close()
+    with e2e_cluster.connect("customer") as cleanup:  # other files' tests count the customer rows
+        run(cleanup, f"DELETE FROM customer WHERE customer_id IN ({LOW}, {HIGH}, 1001, 1004)")
 
 
 def insert(conn, customer_id: int, name: str) -> None:
