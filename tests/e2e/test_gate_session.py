@@ -7,6 +7,7 @@ import socket
 import struct
 import subprocess
 import urllib.request
+from collections.abc import Iterator
 
 import MySQLdb
 import pymysql
@@ -88,6 +89,30 @@ def test_show_statements(e2e_cluster: ClusterThread):
         assert rows(conn, "SHOW VARIABLES LIKE 'version_comment'")
     finally:
         conn.close()
+
+
+def test_show_full_and_extended_forms_find_the_tables_keyspace(e2e_cluster: ClusterThread):
+    """SHOW FULL ... (what GUI tools and ORMs send) and SHOW CREATE DATABASE go to the keyspace they name."""
+    conn = e2e_cluster.connect("customer")
+    try:
+        full = rows(conn, "SHOW FULL COLUMNS FROM corder")
+        assert [r[0] for r in full][:2] == ["order_id", "customer_id"] and len(full[0]) == 9  # with Collation...
+        assert [r[0] for r in rows(conn, "SHOW FULL FIELDS FROM product FROM commerce")] == [
+            "sku", "description", "price"]
+        assert [r[0] for r in rows(conn, "SHOW FULL COLUMNS FROM commerce.product LIKE 's%'")] == ["sku"]
+        assert {r[0] for r in rows(conn, "SHOW FULL TABLES FROM commerce")} >= {"product"}
+        assert rows(conn, "SHOW CREATE DATABASE commerce")[0][0] == "commerce"
+        assert rows(conn, "SHOW CREATE SCHEMA `customer`")[0][0] == "customer"
+        with pytest.raises(pymysql.err.OperationalError) as info:
+            rows(conn, "SHOW CREATE DATABASE nosuchkeyspace")
+        assert info.value.args[0] == 1049
+    finally:
+        conn.close()
+    unselected = e2e_cluster.connect(None)
+    try:
+        assert rows(unselected, "SHOW FULL PROCESSLIST")  # not a table SHOW: needs no database
+    finally:
+        unselected.close()
 
 
 def test_session_variables_follow_the_session_across_pooled_connections(e2e_cluster: ClusterThread):
@@ -217,3 +242,39 @@ def test_information_schema_queries_answer_for_the_keyspace(e2e_cluster: Cluster
         assert [c[0] for c in columns] == ["sku", "description", "price"]
     finally:
         conn.close()
+
+
+def test_explain_shows_the_gates_plan_or_mariadbs_from_the_right_keyspace(e2e_cluster: ClusterThread):
+    conn = e2e_cluster.connect("commerce")
+    try:
+        (text,), = rows(conn, "EXPLAIN FORMAT=VITESS SELECT name FROM customer.customer WHERE customer_id = 7")
+        plan = json.loads(text)
+        route = plan["Instructions"]
+        assert (route["OperatorType"], route["Variant"], route["Keyspace"]) == ("Route", "EqualUnique", "customer")
+        assert plan["TablesUsed"] == ["customer.customer"]
+        (text,), = rows(conn, "VEXPLAIN PLAN SELECT COUNT(*) FROM customer.corder")
+        operators = list(_operators(json.loads(text)["Instructions"]))
+        assert ("Aggregate", "Scalar") in operators and ("Route", "Scatter") in operators, operators
+        with pytest.raises(pymysql.err.NotSupportedError) as info:
+            rows(conn, "VEXPLAIN QUERIES SELECT 1")
+        assert info.value.args[0] == 1235
+        # MariaDB's own EXPLAIN and DESCRIBE, from a shard of the table's keyspace, not the session's.
+        with conn.cursor(pymysql.cursors.DictCursor) as cursor:
+            cursor.execute("EXPLAIN SELECT name FROM customer.customer WHERE customer_id > 7")
+            assert [row["table"] for row in cursor.fetchall()] == ["customer"]
+        assert [r[0] for r in rows(conn, "DESC customer.corder qty")] == ["qty"]
+        assert [r[0] for r in rows(conn, "DESCRIBE product")][0] == "sku"
+    finally:
+        conn.close()
+    unselected = e2e_cluster.connect(None)
+    try:  # no database selected: an unqualified name is looked up in every keyspace's VSchema
+        assert [r[0] for r in rows(unselected, "DESCRIBE corder")][:2] == ["order_id", "customer_id"]
+    finally:
+        unselected.close()
+
+
+def _operators(primitive: dict) -> Iterator[tuple[str, str | None]]:
+    """(OperatorType, Variant) of every primitive of a VEXPLAIN plan, depth first."""
+    yield primitive["OperatorType"], primitive.get("Variant")
+    for child in primitive.get("Inputs", ()):
+        yield from _operators(child)

@@ -272,7 +272,7 @@ class Executor:
         if kind is K.SHOW:
             return await show.execute_show(self, session, sql)
         if kind in (K.EXPLAIN, K.VEXPLAIN):
-            return await self._explain(session, sql, kind)
+            return await self._explain(session, sql)
         if kind is K.DDL:
             return await self._ddl(session, sql)
         if kind is K.COMMENT:
@@ -356,15 +356,29 @@ class Executor:
             return f"@{name} = NULL"
         return f"@{name} = x'{raw.hex()}'" if not _is_numeric(result.fields[0]) else f"@{name} = {raw.decode()}"
 
-    async def _explain(self, session: Session, sql: str, kind: StatementKind) -> Result:
-        words = leading_words(sql, 4)
-        if kind is K.VEXPLAIN or "VITESS" in words:
-            body = _strip_explain_prefix(sql)
-            normalized, _ = normalize(body)
+    async def _explain(self, session: Session, sql: str) -> Result:
+        """``VEXPLAIN [PLAN]`` / ``EXPLAIN FORMAT=VITESS``: the gate's plan. Plain ``EXPLAIN stmt`` is MariaDB's
+        plan, from a shard of the keyspace the gate's plan reads first; ``DESCRIBE table`` goes to the table's
+        keyspace, as SHOW COLUMNS does."""
+        gate_explain = _GATE_EXPLAIN.match(sql)
+        if gate_explain:
+            mode = (gate_explain.group(1) or "PLAN").upper()
+            if mode != "PLAN":
+                raise Unsupported(f"VEXPLAIN {mode} is not supported; VEXPLAIN PLAN shows the gate's plan")
+            normalized, _ = normalize(sql[gate_explain.end():])
             plan = self.plan_for(session, normalized)
             text = json.dumps(plan.describe(), indent=2, default=str)
             return Result(fields=[Field("JSON", FieldType.VAR_STRING)], rows=[(text.encode(),)])
-        return await show.run_on_any_shard(self, session, sql)
+        explained = _explained_statement(sql)
+        if explained is None:
+            return await show.run_describe(self, session, sql)
+        try:
+            keyspace = _first_keyspace(self.plan_for(session, normalize(explained)[0]).root)
+        except ShardlineError:
+            keyspace = ""  # not for the gate to plan: MariaDB explains it, or says why not
+        if not keyspace:
+            return await show.run_on_any_shard(self, session, sql)
+        return await show.run_on_keyspace(self, session, keyspace, sql)
 
     async def _ddl(self, session: Session, sql: str) -> Result:
         keyspace = show.ddl_keyspace(sql) or session.target.keyspace
@@ -426,14 +440,21 @@ def _use_target(sql: str) -> str:
     return body
 
 
-def _strip_explain_prefix(sql: str) -> str:
-    text = sql.strip()
-    upper = text.upper()
-    for prefix in ("VEXPLAIN PLAN", "VEXPLAIN QUERIES", "VEXPLAIN ALL", "VEXPLAIN", "EXPLAIN FORMAT=VITESS",
-                   "EXPLAIN FORMAT = VITESS"):
-        if upper.startswith(prefix):
-            return text[len(prefix):].strip()
-    return text
+_GATE_EXPLAIN = re.compile(r"\s*(?:VEXPLAIN(?:\s+(PLAN|QUERIES|ALL)\b)?|EXPLAIN\s+FORMAT\s*=\s*VITESS\b)\s*",
+                           re.IGNORECASE)
+_EXPLAIN_OPTIONS = re.compile(r"^\s*(?:EXPLAIN|DESCRIBE|DESC)\s+(?:(?:EXTENDED|PARTITIONS|ANALYZE|FORMAT\s*=\s*\w+)\s+)*",
+                              re.IGNORECASE)
+_EXPLAINABLE = frozenset({"SELECT", "WITH", "INSERT", "UPDATE", "DELETE", "REPLACE", "VALUES", "TABLE"})
+
+
+def _explained_statement(sql: str) -> str | None:
+    """The statement ``EXPLAIN [options] stmt`` explains; None for ``DESCRIBE table`` (or a form not parsed)."""
+    match = _EXPLAIN_OPTIONS.match(sql)
+    if not match:
+        return None
+    body = sql[match.end():].lstrip("( \t\n")
+    first = leading_words(body, 1)
+    return body if first and first[0] in _EXPLAINABLE else None
 
 
 def _is_numeric(field: Field) -> bool:

@@ -25,11 +25,15 @@ _DDL_TARGET = re.compile(
     rf"\b(?:TABLE|INDEX\s+{_IDENT}\s+ON|VIEW|TRUNCATE)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?({_IDENT})\s*\.\s*({_IDENT})",
     re.IGNORECASE,
 )
+_DESCRIBE_TARGET = re.compile(rf"\b(?:DESCRIBE|DESC|EXPLAIN)\s+({_IDENT})(?:\s*\.\s*({_IDENT}))?", re.IGNORECASE)
 _TABLE_SCHEMA_FILTER = re.compile(r"\b(?:TABLE_SCHEMA|SCHEMA_NAME)\s*=\s*'([^']*)'", re.IGNORECASE)
 
 # SHOW forms that describe one table or the tables of a database: they go to a shard of that keyspace.
-_TABLE_SHOWS = frozenset({"TABLES", "FULL", "COLUMNS", "FIELDS", "CREATE", "INDEX", "INDEXES", "KEYS",
-                          "TABLE", "TRIGGERS", "EXTENDED"})
+_TABLE_SHOWS = frozenset({"TABLES", "COLUMNS", "FIELDS", "CREATE", "INDEX", "INDEXES", "KEYS", "TABLE",
+                          "TRIGGERS"})
+_DATABASE_SHOWS = frozenset({"TABLES", "TABLE", "TRIGGERS"})  # FROM names the database: SHOW TABLES FROM ks
+_SHOW_CREATE_DATABASE = re.compile(rf"\bCREATE\s+(?:DATABASE|SCHEMA)\s+(?:IF\s+NOT\s+EXISTS\s+)?({_IDENT})",
+                                   re.IGNORECASE)
 
 
 def _unquote(ident: str) -> str:
@@ -52,7 +56,7 @@ def _like(values: list[str], sql: str) -> list[str]:
 
 async def execute_show(executor: Executor, session: Session, sql: str) -> Result:
     """Answers a SHOW statement."""
-    words = leading_words(sql, 4)[1:]
+    words = _show_words(sql)
     what = words[0] if words else ""
     serving = executor.serving
     if what in ("DATABASES", "SCHEMAS"):
@@ -66,14 +70,14 @@ async def execute_show(executor: Executor, session: Session, sql: str) -> Result
     if what == "VITESS_TABLETS":
         return _tablets_result(executor)
     if what in _TABLE_SHOWS:
-        keyspace = _show_keyspace(executor, session, sql)
+        keyspace = _show_keyspace(executor, session, sql, words)
         return await run_on_keyspace(executor, session, keyspace, sql)
     return await run_on_any_shard(executor, session, sql)
 
 
 def _tablets_result(executor: Executor) -> Result:
     columns = ["Cell", "Keyspace", "Shard", "TabletType", "State", "Alias", "Hostname", "PrimaryTermStartTime"]
-    rows = []
+    rows: list[tuple[bytes | None, ...]] = []
     for view in executor.serving.tablets():
         tablet = view.tablet
         state = "SERVING" if view.serving else "NOT_SERVING"
@@ -89,18 +93,27 @@ def _iso(timestamp: float) -> str:
     return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _show_keyspace(executor: Executor, session: Session, sql: str) -> str:
-    """The keyspace a table-describing SHOW is about: ``FROM ks``, ``ks.table``, or the table's keyspace."""
-    vschema = executor.serving.vschema
+def _show_words(sql: str) -> list[str]:
+    """The words after SHOW that say what it shows, without FULL (SHOW FULL COLUMNS ...), upper case."""
+    words = leading_words(sql, 4)[1:]
+    return words[1:] if words[:1] == ["FULL"] else words
+
+
+def _show_keyspace(executor: Executor, session: Session, sql: str, words: list[str]) -> str:
+    """The keyspace a table-describing SHOW is about: ``FROM ks``, ``ks.table``, the table's keyspace, or
+    the database of SHOW CREATE DATABASE."""
+    if words[:2] in (["CREATE", "DATABASE"], ["CREATE", "SCHEMA"]):
+        database = _SHOW_CREATE_DATABASE.search(sql)
+        if database:
+            return _unquote(database.group(1))
     match = _FROM_DB.search(sql)
     table = ""
     if match:
         first, second = _unquote(match.group(1)), match.group(2)
-        words = leading_words(sql, 3)
         if second:  # FROM ks.table
             return first
-        if words[1:2] in (["TABLES"], ["FULL"]) or words[1:3] == ["TABLE", "STATUS"] or words[1:2] == ["TRIGGERS"]:
-            return first  # SHOW TABLES FROM ks
+        if words[0] in _DATABASE_SHOWS:
+            return first  # SHOW TABLES FROM ks, SHOW TABLE STATUS FROM ks
         # SHOW COLUMNS FROM table [FROM ks]
         later = _FROM_DB.search(sql, match.end())
         if later:
@@ -112,14 +125,31 @@ def _show_keyspace(executor: Executor, session: Session, sql: str) -> str:
             if target.group(2):
                 return _unquote(target.group(1))
             table = _unquote(target.group(1))
+    return _table_keyspace(executor, session, table)
+
+
+def _table_keyspace(executor: Executor, session: Session, table: str) -> str:
+    """The keyspace of an unqualified table name (the session's if the VSchema does not know it)."""
     if table:
         try:
-            return vschema.find_table(table, session.target.keyspace or None).keyspace
+            return executor.serving.vschema.find_table(table, session.target.keyspace or None).keyspace
         except NotFound:
             pass
     if session.target.keyspace:
         return session.target.keyspace
     raise MySQLError(1046, "3D000", "No database selected")
+
+
+async def run_describe(executor: Executor, session: Session, sql: str) -> Result:
+    """``DESCRIBE [ks.]table [column]``: on a shard of the table's keyspace."""
+    match = _DESCRIBE_TARGET.search(sql)
+    if match is None:
+        return await run_on_any_shard(executor, session, sql)
+    if match.group(2):
+        keyspace = _unquote(match.group(1))
+    else:
+        keyspace = _table_keyspace(executor, session, _unquote(match.group(1)))
+    return await run_on_keyspace(executor, session, keyspace, sql)
 
 
 async def run_on_keyspace(executor: Executor, session: Session, keyspace: str, sql: str) -> Result:
