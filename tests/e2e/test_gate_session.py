@@ -53,6 +53,24 @@ def test_mysqldb_and_sqlalchemy_connect_and_query(e2e_cluster: ClusterThread):
         engine.dispose()
 
 
+def test_database_autocommit_and_transaction_mode_are_the_sessions_not_a_pooled_connections(
+        e2e_cluster: ClusterThread):
+    conn = e2e_cluster.connect()
+    try:
+        assert rows(conn, "SELECT DATABASE(), SCHEMA()") == [(None, None)]  # no database selected yet
+        rows(conn, "USE `customer:-80`")
+        assert rows(conn, "SELECT DATABASE()") == [("customer",)]
+        rows(conn, "SET autocommit = 0")
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT @@autocommit, @@session.autocommit AS s, @@transaction_mode")
+            assert cursor.fetchall() == ((0, 0, "MULTI"),)
+            assert [column[0] for column in cursor.description] == ["@@autocommit", "s", "@@transaction_mode"]
+        rows(conn, "SET autocommit = 1, transaction_mode = 'single'")
+        assert rows(conn, "SELECT @@autocommit + 1, @@transaction_mode") == [(2, "SINGLE")]
+    finally:
+        conn.close()
+
+
 def test_use_targets_keyspace_shard_and_tablet_type(e2e_cluster: ClusterThread):
     conn = e2e_cluster.connect()
     try:
@@ -240,8 +258,21 @@ def test_information_schema_queries_answer_for_the_keyspace(e2e_cluster: Cluster
         columns = rows(conn, "SELECT column_name FROM information_schema.columns WHERE table_schema = 'commerce' "
                              "AND table_name = 'product' ORDER BY ordinal_position")
         assert [c[0] for c in columns] == ["sku", "description", "price"]
+        assert rows(conn, "SELECT COUNT(*) FROM information_schema.routines WHERE routine_schema = 'commerce' "
+                          "AND routine_name = 'nosuchroutine'") == [(0,)]
     finally:
         conn.close()
+    unselected = e2e_cluster.connect(None)
+    try:  # no database selected: the filter's keyspace, else any keyspace's shard answers
+        assert rows(unselected, "SELECT COUNT(*) > 0 FROM information_schema.schemata") == [(1,)]
+        tables = {r[0] for r in rows(unselected, "SELECT table_name FROM information_schema.tables AS t "
+                                                 "WHERE t.TABLE_SCHEMA = 'customer'")}
+        assert {"customer", "corder"} <= tables
+        constraints = rows(unselected, "SELECT DISTINCT constraint_type FROM information_schema.table_constraints "
+                                       "WHERE constraint_schema = 'commerce' AND table_name = 'product'")
+        assert constraints == [("PRIMARY KEY",)]
+    finally:
+        unselected.close()
 
 
 def test_explain_shows_the_gates_plan_or_mariadbs_from_the_right_keyspace(e2e_cluster: ClusterThread):
@@ -278,3 +309,62 @@ def _operators(primitive: dict) -> Iterator[tuple[str, str | None]]:
     yield primitive["OperatorType"], primitive.get("Variant")
     for child in primitive.get("Inputs", ()):
         yield from _operators(child)
+
+
+def test_set_is_applied_whole_or_refused_and_reaches_open_transactions(e2e_cluster: ClusterThread):
+    conn, other = e2e_cluster.connect("customer"), e2e_cluster.connect("customer")
+    try:
+        mode = rows(conn, "SELECT @@sql_mode")[0][0]
+        with pytest.raises(pymysql.err.OperationalError) as info:
+            rows(conn, "SET @marker = 'kept?', sql_mode = 'BOGUS'")
+        assert info.value.args[0] == 1231  # MariaDB's answer, at the SET, not at every later statement
+        assert rows(conn, "SELECT @@sql_mode, @marker") == [(mode, None)]
+        rows(conn, "SET @mode = 'ANSI_QUOTES'")
+        rows(conn, "SET sql_mode = @mode")  # a variable: MariaDB would see NULL if replayed beside @mode
+        assert rows(conn, "SELECT @@sql_mode") == [("ANSI_QUOTES",)]
+        rows(conn, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        assert rows(conn, "SELECT @@tx_isolation") == [("READ-COMMITTED",)]
+        with pytest.raises(pymysql.err.NotSupportedError):
+            rows(conn, "SET TRANSACTION READ ONLY")
+
+        rows(conn, "SET sql_mode = ''")
+        rows(conn, "BEGIN")
+        point = "SELECT @@sql_mode FROM customer WHERE customer_id = 1 UNION ALL SELECT @@sql_mode"
+        rows(conn, point)  # opens the transaction on the shard of customer 1
+        rows(conn, "SET sql_mode = 'NO_ZERO_DATE'")
+        assert {r[0] for r in rows(conn, point)} == {"NO_ZERO_DATE"}  # the transaction's connection has it too
+        rows(conn, "COMMIT")
+        for _ in range(3):  # the connection went back to the pool: nobody else gets the mode with it
+            assert "NO_ZERO_DATE" not in rows(other, point)[0][0]
+    finally:
+        conn.close()
+        other.close()
+
+
+def test_mariadb_dump_through_the_gate_and_back(e2e_cluster: ClusterThread, tmp_path):
+    gate = ["--no-defaults", "-h127.0.0.1", f"-P{e2e_cluster.gate_port}", "-uroot"]
+    conn = e2e_cluster.connect("commerce")
+    try:
+        rows(conn, "CREATE TABLE dumped (id INT PRIMARY KEY, note VARCHAR(20)) DEFAULT CHARSET=utf8mb4")
+        rows(conn, "INSERT INTO dumped VALUES (1, 'it''s'), (2, NULL), (3, 'ünï')")
+        dump = subprocess.run(["mariadb-dump", *gate, "--single-transaction", "--skip-add-locks", "commerce",
+                               "dumped"], capture_output=True, timeout=60)
+        assert dump.returncode == 0, dump.stderr
+        assert b"/*!40101 SET NAMES" in dump.stdout
+        sharded = subprocess.run(["mariadb-dump", *gate, "--single-transaction", "customer", "customer"],
+                                 capture_output=True, timeout=60)
+        assert sharded.returncode == 0 and b"CREATE TABLE `customer`" in sharded.stdout, sharded.stderr
+        rows(conn, "DROP TABLE dumped")
+        restore = subprocess.run(["mariadb", *gate, "commerce"], input=dump.stdout, capture_output=True, timeout=60)
+        assert restore.returncode == 0, restore.stderr
+        assert rows(conn, "SELECT * FROM dumped ORDER BY id") == [(1, "it's"), (2, None), (3, "ünï")]
+        # What a pooled connection would keep for other sessions is refused; UNLOCK TABLES has nothing to do.
+        for statement in ("LOCK TABLES dumped READ", "FLUSH TABLES WITH READ LOCK",
+                          "PREPARE s FROM 'SELECT 1'", "EXECUTE s"):
+            with pytest.raises(pymysql.err.NotSupportedError) as info:
+                rows(conn, statement)
+            assert info.value.args[0] == 1235, statement
+        rows(conn, "UNLOCK TABLES")
+    finally:
+        rows(conn, "DROP TABLE IF EXISTS dumped")
+        conn.close()

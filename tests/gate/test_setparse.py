@@ -30,11 +30,20 @@ def test_names_charset_and_transaction_keep_their_text():
     names, charset = parse_set("SET NAMES utf8mb4 COLLATE utf8mb4_general_ci, CHARACTER SET latin1")
     assert (names.name, names.value) == ("names", "utf8mb4 COLLATE utf8mb4_general_ci")
     assert (charset.name, charset.value) == ("character set", "latin1")
-    (tx,) = parse_set("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
-    assert (tx.scope, tx.name, tx.value) == (Scope.SESSION, "transaction", "ISOLATION LEVEL READ COMMITTED")
-    assert tx.text == "SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
     (nxt,) = parse_set("SET TRANSACTION READ ONLY")
-    assert nxt.name == "next transaction"
+    assert (nxt.name, nxt.value) == ("next transaction", "READ ONLY")
+
+
+def test_session_transaction_characteristics_become_the_variables_they_set():
+    """So that they combine with other settings in the one SET replayed on pooled connections."""
+    level, read_only = parse_set("SET SESSION TRANSACTION ISOLATION LEVEL  read committed, READ ONLY")
+    assert (level.scope, level.name, level.text) == (
+        Scope.SESSION, "tx_isolation", "@@session.tx_isolation = 'READ-COMMITTED'")
+    assert (read_only.name, read_only.text) == ("tx_read_only", "@@session.tx_read_only = 1")
+    (glob,) = parse_set("set global transaction read write")
+    assert (glob.scope, glob.name, glob.value) == (Scope.GLOBAL, "tx_read_only", "0")
+    with pytest.raises(InvalidArgument):
+        parse_set("SET SESSION TRANSACTION ISOLATION LEVEL SOMETIMES")
 
 
 def test_commas_inside_quotes_and_parentheses_do_not_split():

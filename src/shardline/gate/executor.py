@@ -17,7 +17,12 @@ from shardline.gate.engine.sequence import SequenceCache
 from shardline.gate.engine.sqltemplate import SQLTemplate
 from shardline.gate.fastpath import FastPath
 from shardline.gate.planner import PlanCache, build_plan, normalize
-from shardline.gate.planner.classify import StatementKind, classify, leading_words
+from shardline.gate.planner.classify import (
+    StatementKind,
+    classify,
+    leading_words,
+    unwrap_versioned_comments,
+)
 from shardline.gate.planner.normalize import ShapeNormalizer
 from shardline.gate.planner.shape import Shape
 from shardline.gate.pool import DEFAULT_PIPELINE_DEPTH
@@ -25,7 +30,7 @@ from shardline.gate.prepared import PLANNED_KINDS, PreparedQuery, prepare_query
 from shardline.gate.querylog import QueryLogEntry
 from shardline.gate.scatter_conn import concatenated
 from shardline.gate.session import Target, TransactionMode
-from shardline.gate.setparse import Scope, parse_set
+from shardline.gate.setparse import Assignment, Scope, parse_set
 from shardline.gate.vcursor_impl import SessionVCursor
 from shardline.mysql.responses import parse_ok
 from shardline.sqltypes import DECIMAL_TYPES, FLOAT_TYPES, INTEGER_TYPES, Field, FieldType, Result
@@ -43,15 +48,23 @@ if TYPE_CHECKING:
 K = StatementKind
 _PLANNED = PLANNED_KINDS
 # Statements an unsharded keyspace may run as they are; on a sharded keyspace they would need a plan.
-_UNSHARDED_PASSTHROUGH = frozenset(
-    {K.LOCK_TABLES, K.UNLOCK_TABLES, K.FLUSH, K.CALL, K.PREPARE, K.EXECUTE, K.DEALLOCATE, K.LOAD, K.DO, K.ADMIN,
-     K.UNKNOWN}
-)
+_UNSHARDED_PASSTHROUGH = frozenset({K.FLUSH, K.CALL, K.LOAD, K.DO, K.ADMIN, K.UNKNOWN})
+# Statements whose effect stays on the backend connection after it, which a pool would lend to other sessions.
+_SQL_PREPARE_REFUSED = ("SQL PREPARE / EXECUTE is not supported: the statement would live on a pooled backend "
+                        "connection (use the protocol's prepared statements, COM_STMT_PREPARE, as drivers do)")
+_CONNECTION_STATE = {
+    K.LOCK_TABLES: "LOCK TABLES is not supported: a pooled backend connection would keep the locks for other "
+                   "sessions (for mariadb-dump use --single-transaction or --skip-lock-tables)",
+    K.PREPARE: _SQL_PREPARE_REFUSED, K.EXECUTE: _SQL_PREPARE_REFUSED, K.DEALLOCATE: _SQL_PREPARE_REFUSED,
+}
+_GLOBAL_LOCK = re.compile(r"(?i)\bWITH\s+READ\s+LOCK\b|\bFOR\s+EXPORT\b")
 _DEFAULT_CHARSETS = ("utf8mb4", "'utf8mb4'", "utf8mb4 collate utf8mb4_general_ci",
                      "'utf8mb4' collate 'utf8mb4_general_ci'", "utf8", "'utf8'", "utf8mb3", "'utf8mb3'")
 LAST_INSERT_ID_BIND = "__lastInsertId"
-_LAST_INSERT_ID = re.compile(
-    r"(?i)(\bSELECT\s+|,\s*)?\b(last_insert_id\s*\(\s*\))(?=(\s*(?:,|\bFROM\b|;|$))?)")
+# Values the session holds, not a backend connection: LAST_INSERT_ID(), DATABASE() and the gate's own variables.
+_SESSION_VALUE = re.compile(
+    r"(?i)(\bSELECT\s+|,\s*)?(\b(last_insert_id|database|schema)\s*\(\s*\)"
+    r"|@@(?:session\.|local\.)?(autocommit|transaction_mode)\b)(?=(\s*(?:,|\bFROM\b|;|$))?)")
 _INFORMATION_SCHEMA = re.compile(r"(?i)\binformation_schema\s*\.")
 # Variables the gate itself owns instead of passing them to MySQL.
 _GATE_VARIABLES = frozenset({"autocommit", "transaction_mode", "workload", "ddl_strategy", "sql_select_limit"})
@@ -130,19 +143,18 @@ class Executor:
         """Plans (or finds the plan of) a normalized statement and runs it; a route that goes to one shard
         with the client's text unchanged is sent through ``relay`` and its packets are returned untouched.
 
-        ``LAST_INSERT_ID()`` is the session's, not a backend connection's: it becomes a bind variable, and
-        the client's text is then no longer sent as is. information_schema is answered by a shard.
+        ``LAST_INSERT_ID()``, ``DATABASE()``, ``@@autocommit`` and ``@@transaction_mode`` are the session's, not
+        a backend connection's: they become bind variables, and the client's text is then no longer sent as is.
+        information_schema is answered by a shard.
         """
-        if _LAST_INSERT_ID.search(normalized):
-            normalized = _bind_last_insert_id(normalized)
-            bind_vars[LAST_INSERT_ID_BIND] = session.last_insert_id
+        if _SESSION_VALUE.search(normalized):
+            normalized = _bind_session_values(normalized, session, bind_vars)
             relay = None
         try:
             plan = self.plan_for(session, normalized)
         except NotFound as exc:
             if exc.code == 1049 and _INFORMATION_SCHEMA.search(sql):
-                keyspace = show.information_schema_keyspace(self, session, sql)
-                return "InformationSchema", await show.run_on_keyspace(self, session, keyspace, sql)
+                return "InformationSchema", await show.run_information_schema(self, session, sql)
             raise
         if not session.autocommit and not session.in_transaction:
             session.in_transaction = True  # autocommit=0: every statement opens (or joins) a transaction
@@ -244,8 +256,7 @@ class Executor:
         # ``@replica`` or ``ks:shard`` target must not redirect them.
         target = Target(session.target.keyspace)
         if autocommit and session.in_transaction:
-            run_in = dataclasses.replace(session, target=target, in_transaction=False, autocommit=True,
-                                         shard_sessions={}, pre_sessions={}, post_sessions={}, savepoints=[])
+            run_in = _outside_transaction(session, target)
         else:
             run_in = dataclasses.replace(session, target=target)
         plan = self.plan_for(run_in, sql)
@@ -254,6 +265,7 @@ class Executor:
     # -- everything else ---------------------------------------------------------------------------------
 
     async def _execute_other(self, session: Session, sql: str, kind: StatementKind) -> Result | bytes:
+        sql = unwrap_versioned_comments(sql)  # as mysqldump writes SET, ALTER ... DISABLE KEYS
         if kind is K.BEGIN:
             return await self._begin(session, sql)
         if kind is K.COMMIT:
@@ -275,8 +287,13 @@ class Executor:
             return await self._explain(session, sql)
         if kind is K.DDL:
             return await self._ddl(session, sql)
-        if kind is K.COMMENT:
-            return Result()
+        if kind is K.COMMENT or kind is K.UNLOCK_TABLES:
+            return Result()  # UNLOCK TABLES: no session holds table locks (LOCK TABLES is refused)
+        if kind in _CONNECTION_STATE:
+            raise Unsupported(_CONNECTION_STATE[kind])
+        if kind is K.FLUSH and _GLOBAL_LOCK.search(sql):
+            raise Unsupported("FLUSH ... WITH READ LOCK / FOR EXPORT is not supported: a pooled backend "
+                              "connection would keep the lock for other sessions")
         if kind in _UNSHARDED_PASSTHROUGH:
             return await self._unsharded_passthrough(session, sql, kind)
         raise Unsupported(f"{kind.value} statements are not supported by the gate")
@@ -310,29 +327,50 @@ class Executor:
         return Result()
 
     async def _set(self, session: Session, sql: str) -> Result:
-        for item in parse_set(sql):
-            if item.scope is Scope.GLOBAL:
-                raise Unsupported(f"SET GLOBAL is not supported through the gate (variable '{item.name}')")
-            if item.name == "autocommit":
-                await self._set_autocommit(session, item.value)
-            elif item.name == "transaction_mode":
-                value = item.value.strip("'\"").lower()
-                try:
-                    session.transaction_mode = TransactionMode(value)
-                except ValueError:
-                    raise InvalidArgument(
-                        f"invalid transaction_mode '{value}': use single or multi", code=1231,
-                        sqlstate="42000") from None
-            elif item.name in _GATE_VARIABLES:
-                continue
-            elif item.name == "names" and item.value.lower() in _DEFAULT_CHARSETS:
-                session.set_setting("names", None)
-            elif item.scope is Scope.USER:
-                session.set_setting("@" + item.name,
-                                    await self._user_variable_item(session, item.name, item.value))
-            else:
-                session.set_setting(item.name, item.text)
+        """Applies a SET whole or not at all: the session's new settings are tried on a backend connection
+        (and put on its open transactions' connections) before the statement is answered."""
+        before = (dict(session.system_settings), session.autocommit, session.transaction_mode)
+        try:
+            for item in parse_set(sql):
+                await self._set_item(session, item)
+            if session.system_settings != before[0]:
+                await self.scatter.apply_settings(session)
+                await show.run_on_any_shard(self, _outside_transaction(session), "SELECT 1")
+        except ShardlineError:
+            for name in set(session.system_settings) | set(before[0]):
+                session.set_setting(name, before[0].get(name))
+            session.autocommit, session.transaction_mode = before[1], before[2]
+            raise
         return Result()
+
+    async def _set_item(self, session: Session, item: Assignment) -> None:
+        if item.scope is Scope.GLOBAL:
+            raise Unsupported(f"SET GLOBAL is not supported through the gate (variable '{item.name}')")
+        if item.name == "autocommit":
+            await self._set_autocommit(session, item.value)
+        elif item.name == "transaction_mode":
+            value = item.value.strip("'\"").lower()
+            try:
+                session.transaction_mode = TransactionMode(value)
+            except ValueError:
+                raise InvalidArgument(
+                    f"invalid transaction_mode '{value}': use single or multi", code=1231,
+                    sqlstate="42000") from None
+        elif item.name in _GATE_VARIABLES:
+            return
+        elif item.name == "next transaction":
+            raise Unsupported("SET TRANSACTION for the next transaction only is not supported; use SET SESSION "
+                              "TRANSACTION ..., or START TRANSACTION READ ONLY")
+        elif item.name == "names" and item.value.lower() in _DEFAULT_CHARSETS:
+            session.set_setting("names", None)
+        elif item.scope is Scope.USER:
+            session.set_setting("@" + item.name, f"@{item.name} = {await self._literal(session, item.value)}")
+        elif "@" in item.value:  # a user (@x) or system (@@x) variable
+            # Replayed in one SET with the user variables, @x would still be NULL there: MariaDB checks the
+            # system variables' values before it assigns any.
+            session.set_setting(item.name, f"@@session.{item.name} = {await self._literal(session, item.value)}")
+        else:
+            session.set_setting(item.name, item.text)
 
     async def _set_autocommit(self, session: Session, value: str) -> None:
         flag = value.strip("'\"").lower()
@@ -346,15 +384,15 @@ class Executor:
             raise InvalidArgument(f"Variable 'autocommit' can't be set to the value of '{value}'", code=1231,
                                   sqlstate="42000")
 
-    async def _user_variable_item(self, session: Session, name: str, value: str) -> str:
-        """``@x = <expr>``: evaluated once on a shard, kept as a literal replayed on every connection."""
+    async def _literal(self, session: Session, value: str) -> str:
+        """A SET value as a literal: evaluated once on a shard unless it is one already."""
         if value.lstrip("-").replace(".", "", 1).isdigit() or (value[:1] in "'\"" and value[-1:] == value[:1]):
-            return f"@{name} = {value}"
-        result = await show.run_on_any_shard(self, session, f"SELECT {value}")
+            return value
+        result = await show.run_on_any_shard(self, _outside_transaction(session), f"SELECT {value}")
         raw = result.rows[0][0] if result.rows else None
         if raw is None:
-            return f"@{name} = NULL"
-        return f"@{name} = x'{raw.hex()}'" if not _is_numeric(result.fields[0]) else f"@{name} = {raw.decode()}"
+            return "NULL"
+        return f"x'{raw.hex()}'" if not _is_numeric(result.fields[0]) else raw.decode()
 
     async def _explain(self, session: Session, sql: str) -> Result:
         """``VEXPLAIN [PLAN]`` / ``EXPLAIN FORMAT=VITESS``: the gate's plan. Plain ``EXPLAIN stmt`` is MariaDB's
@@ -409,14 +447,32 @@ class Executor:
                           f"shard target (USE keyspace:shard)")
 
 
-def _bind_last_insert_id(normalized: str) -> str:
-    """Replaces ``LAST_INSERT_ID()`` by its bind variable; a bare select expression keeps its column name."""
+def _bind_session_values(normalized: str, session: Session, bind_vars: dict[str, Any]) -> str:
+    """Replaces the session's values (see ``_SESSION_VALUE``) by bind variables holding them; a bare select
+    expression keeps its column name."""
     def replace(match: re.Match[str]) -> str:
+        value: Any
+        function, variable = (match.group(3) or "").lower(), (match.group(4) or "").lower()
+        if variable == "autocommit":
+            name, value = "__vtautocommit", int(session.autocommit)
+        elif variable == "transaction_mode":
+            name, value = "__vttransaction_mode", session.transaction_mode.value.upper()
+        elif function == "last_insert_id":
+            name, value = LAST_INSERT_ID_BIND, session.last_insert_id
+        else:
+            name, value = "__vtdbname", session.target.keyspace or None
+        bind_vars[name] = value
         before = match.group(1) or ""
-        if before and match.group(3) is not None:  # a whole select expression
-            return f"{before}:{LAST_INSERT_ID_BIND} AS `{match.group(2)}`"
-        return f"{before}:{LAST_INSERT_ID_BIND}"
-    return _LAST_INSERT_ID.sub(replace, normalized)
+        if before and match.group(5) is not None:  # a whole select expression
+            return f"{before}:{name} AS `{match.group(2)}`"
+        return f"{before}:{name}"
+    return _SESSION_VALUE.sub(replace, normalized)
+
+
+def _outside_transaction(session: Session, target: Target | None = None) -> Session:
+    """A copy of the session that runs statements on pooled connections, outside its transactions."""
+    return dataclasses.replace(session, target=target or session.target, in_transaction=False, autocommit=True,
+                               shard_sessions={}, pre_sessions={}, post_sessions={}, savepoints=[])
 
 
 def _first_keyspace(primitive: Primitive) -> str:

@@ -61,6 +61,7 @@ class TabletPool:
             self.in_use += 1
         else:
             await self._wait_for_slot()
+        conn: PooledConnection | None = None
         try:
             conn = self._take_idle(settings_sql)
             if conn is None:
@@ -70,6 +71,8 @@ class TabletPool:
             return conn
         except BaseException:
             self._free_slot()
+            if conn is not None:  # settings half applied (a SET MariaDB refused): not for anyone else
+                asyncio.get_running_loop().create_task(conn.connection.close())
             raise
 
     def try_idle(self, settings_sql: str = "") -> PooledConnection | None:

@@ -173,6 +173,19 @@ class ScatterConn:
             await shard_session.connection.connection.query(sql)
 
     @staticmethod
+    async def apply_settings(session: Session) -> None:
+        """Puts the session's settings on the connections of its open transactions, as MySQL applies a SET at
+        once (pooled connections get them when next lent). A return to server defaults waits for the pool."""
+        if not session.settings_sql:
+            return
+        for order in _COMMIT_SEQUENCE:
+            for shard_session in session.sessions_for(order).values():
+                pooled = shard_session.connection
+                if pooled.settings_sql != session.settings_sql:
+                    await pooled.connection.query(session.settings_sql)
+                    pooled.settings_sql = session.settings_sql
+
+    @staticmethod
     def release_all(session: Session) -> None:
         """Ends the session's transactions at the gate: their connections go back to the pools."""
         for order in _COMMIT_SEQUENCE:

@@ -3,6 +3,7 @@ MariaDB SET forms wrongly, so the gate keeps each assignment's original text).""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,7 +19,8 @@ class Scope(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Assignment:
-    """One item of a SET list. ``name`` is lower case; NAMES / CHARACTER SET / TRANSACTION get pseudo names."""
+    """One item of a SET list. ``name`` is lower case; NAMES / CHARACTER SET / TRANSACTION (for the next
+    transaction) get pseudo names."""
 
     scope: Scope
     name: str
@@ -67,10 +69,40 @@ def parse_set(sql: str) -> list[Assignment]:
     body = sql.strip().rstrip(";").strip()
     if body[:3].upper() != "SET":
         raise InvalidArgument("not a SET statement", code=1064, sqlstate="42000")
+    transaction = _TRANSACTION.match(body, 3)
+    if transaction:
+        return _transaction_items(transaction.group(1), body[transaction.end():])
     items = split_top_level(body[3:])
     if not items or not items[0]:
         raise InvalidArgument("syntax error in SET: nothing to set", code=1064, sqlstate="42000")
     return [_parse_item(item) for item in items]
+
+
+_TRANSACTION = re.compile(r"\s+(?:(GLOBAL|SESSION|LOCAL)\s+)?TRANSACTION\s+", re.IGNORECASE)
+_ISOLATION_LEVELS = {"READ UNCOMMITTED": "READ-UNCOMMITTED", "READ COMMITTED": "READ-COMMITTED",
+                     "REPEATABLE READ": "REPEATABLE-READ", "SERIALIZABLE": "SERIALIZABLE"}
+
+
+def _transaction_items(scope_word: str | None, characteristics: str) -> list[Assignment]:
+    """``SET [GLOBAL|SESSION] TRANSACTION ISOLATION LEVEL ..., READ ONLY``, as the variables it sets
+    (``tx_isolation``, ``tx_read_only``), which combine with other assignments in one SET. Without a scope
+    it is for the next transaction only: one item named "next transaction"."""
+    if scope_word is None:
+        return [Assignment(Scope.SESSION, "next transaction", characteristics, f"TRANSACTION {characteristics}")]
+    scope = Scope.GLOBAL if scope_word.upper() == "GLOBAL" else Scope.SESSION
+    items = []
+    for part in split_top_level(characteristics):
+        words = " ".join(part.upper().split())
+        level = _ISOLATION_LEVELS.get(words.removeprefix("ISOLATION LEVEL "))
+        if words.startswith("ISOLATION LEVEL ") and level:
+            name, value = "tx_isolation", f"'{level}'"
+        elif words in ("READ ONLY", "READ WRITE"):
+            name, value = "tx_read_only", "1" if words == "READ ONLY" else "0"
+        else:
+            raise InvalidArgument(f"syntax error in SET TRANSACTION near '{part[:40]}'", code=1064,
+                                  sqlstate="42000")
+        items.append(Assignment(scope, name, value, f"@@{scope.value}.{name} = {value}"))
+    return items
 
 
 def _parse_item(item: str) -> Assignment:
@@ -80,11 +112,6 @@ def _parse_item(item: str) -> Assignment:
         return Assignment(Scope.SESSION, "names", words[1].strip() if len(words) > 1 else "", item)
     if head == "CHARACTER" and item.upper().split()[1:2] == ["SET"]:
         return Assignment(Scope.SESSION, "character set", item.split(None, 2)[2].strip(), item)
-    if head in ("GLOBAL", "SESSION", "LOCAL") and len(words) > 1 and words[1].upper().startswith("TRANSACTION"):
-        scope = Scope.GLOBAL if head == "GLOBAL" else Scope.SESSION
-        return Assignment(scope, "transaction", words[1][len("TRANSACTION"):].strip(), item)
-    if head == "TRANSACTION":
-        return Assignment(Scope.SESSION, "next transaction", item[len("TRANSACTION"):].strip(), item)
     name_part, value = _split_assignment(item)
     scope, name = _scope_and_name(name_part)
     prefix = {Scope.USER: "@", Scope.SESSION: "@@session.", Scope.GLOBAL: "@@global."}[scope]

@@ -26,7 +26,8 @@ _DDL_TARGET = re.compile(
     re.IGNORECASE,
 )
 _DESCRIBE_TARGET = re.compile(rf"\b(?:DESCRIBE|DESC|EXPLAIN)\s+({_IDENT})(?:\s*\.\s*({_IDENT}))?", re.IGNORECASE)
-_TABLE_SCHEMA_FILTER = re.compile(r"\b(?:TABLE_SCHEMA|SCHEMA_NAME)\s*=\s*'([^']*)'", re.IGNORECASE)
+# table_schema = 'ks', and routine_schema, constraint_schema, schema_name, ... of other information_schema tables
+_TABLE_SCHEMA_FILTER = re.compile(r"\b(?:\w+_)?SCHEMA(?:_NAME)?\s*=\s*'([^']*)'", re.IGNORECASE)
 
 # SHOW forms that describe one table or the tables of a database: they go to a shard of that keyspace.
 _TABLE_SHOWS = frozenset({"TABLES", "COLUMNS", "FIELDS", "CREATE", "INDEX", "INDEXES", "KEYS", "TABLE",
@@ -177,12 +178,13 @@ async def run_on_any_shard(executor: Executor, session: Session, sql: str) -> Re
     return await run_on_keyspace(executor, session, keyspace, sql)
 
 
-def information_schema_keyspace(executor: Executor, session: Session, sql: str) -> str:
-    """The keyspace an information_schema query is about: its ``table_schema = 'ks'`` filter, or the session's."""
+async def run_information_schema(executor: Executor, session: Session, sql: str) -> Result:
+    """An information_schema query, on a shard of the keyspace it is about: its ``table_schema = 'ks'``
+    filter, else the session's, else any."""
     match = _TABLE_SCHEMA_FILTER.search(sql)
     if match and match.group(1) in executor.serving.keyspace_names():
-        return match.group(1)
-    return session.target.keyspace
+        return await run_on_keyspace(executor, session, match.group(1), sql)
+    return await run_on_any_shard(executor, session, sql)
 
 
 def ddl_keyspace(sql: str) -> str:

@@ -6,6 +6,7 @@ import pytest
 
 from shardline.gate.planner import StatementKind as K
 from shardline.gate.planner import classify
+from shardline.gate.planner.classify import unwrap_versioned_comments
 
 CASES = [
     ("select 1", K.SELECT),
@@ -18,6 +19,7 @@ CASES = [
     ("DELETE FROM t", K.DELETE),
     ("/*!40101 SET NAMES utf8mb4 */", K.SET),
     ("/*M!100101 SET @x = 1 */", K.SET),
+    ("/*M!999999\\- enable the sandbox mode */ \n/*!40101 SET @a=@@CHARACTER_SET_CLIENT */", K.SET),
     ("set autocommit=0", K.SET),
     ("USE customer", K.USE),
     ("SHOW TABLES", K.SHOW),
@@ -62,3 +64,16 @@ def test_statement_kind(sql: str, kind: K):
 
 def test_dml_kinds():
     assert [k for k in K if k.is_dml] == [K.INSERT, K.REPLACE, K.UPDATE, K.DELETE]
+
+
+@pytest.mark.parametrize("sql, unwrapped", [
+    ("/*!40101 SET NAMES utf8mb4 */", "SET NAMES utf8mb4"),
+    ("/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS */;", "SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS  ;"),
+    ("/*!40000 ALTER TABLE `t` DISABLE KEYS */", "ALTER TABLE `t` DISABLE KEYS"),
+    ("/*M!100101 SET @x = 1 */", "SET @x = 1"),
+    ("/*!SET @y = 2*/", "SET @y = 2"),
+    ("SET @z = 3 /*!999999 , @w = 4 */", "SET @z = 3"),  # a later version's code is a comment here
+    ("SET /* a plain comment */ @v = 5", "SET /* a plain comment */ @v = 5"),
+])
+def test_versioned_comments_are_unwrapped_as_mariadb_runs_them(sql: str, unwrapped: str):
+    assert unwrap_versioned_comments(sql) == unwrapped
