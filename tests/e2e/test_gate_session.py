@@ -71,6 +71,17 @@ def test_database_autocommit_and_transaction_mode_are_the_sessions_not_a_pooled_
         conn.close()
 
 
+def test_from_dual_names_no_table(e2e_cluster: ClusterThread):
+    """Connection pools' validation queries (SELECT 1 FROM DUAL), on a sharded keyspace or none."""
+    for database in ("customer", None):
+        conn = e2e_cluster.connect(database)
+        try:
+            assert rows(conn, "SELECT 1 FROM DUAL") == [(1,)]
+            assert rows(conn, "SELECT 2 AS two FROM dual WHERE 1 = 1") == [(2,)]
+        finally:
+            conn.close()
+
+
 def test_use_targets_keyspace_shard_and_tablet_type(e2e_cluster: ClusterThread):
     conn = e2e_cluster.connect()
     try:

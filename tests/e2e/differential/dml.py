@@ -232,3 +232,28 @@ def dml_transaction(p: Params, n: int) -> list[Query]:
         Query(_script_customers(r)),
         Query(f"SELECT customer_id FROM customer WHERE email = '{r.email(4)}'"),
     ]
+
+
+@script(6)
+def dml_insert_select(p: Params, n: int) -> list[Query]:
+    """INSERT ... SELECT: the gate runs the SELECT, then routes its rows (and writes their lookup rows)."""
+    r = Rows(p, n)
+    columns = ", ".join(COLUMNS["corder"])
+    orders = f"SELECT {columns} FROM corder WHERE sku = 'DML-{n}' ORDER BY order_id"
+    return [
+        r.insert("customer", [r.customer(i) for i in range(1, 6)]),
+        Query(
+            f"INSERT INTO corder ({columns}) SELECT customer_id + 900000, customer_id, 'DML-{n}', tier, balance "
+            f"FROM customer WHERE name LIKE {r.name_like}"
+        ),
+        Query(orders, ordered=True),
+        Query(
+            "INSERT INTO customer (customer_id, name, email, tier, balance, created) SELECT customer_id + 50, "
+            f"CONCAT(name, '-copy'), CONCAT('copy.', email), tier, balance, created FROM customer "
+            f"WHERE name LIKE {r.name_like} AND tier > 1"
+        ),
+        Query(f"SELECT customer_id, name, email FROM customer WHERE email LIKE 'copy.dml{n}.%'"),
+        Query(f"SELECT customer_id, name FROM customer WHERE email = 'copy.{r.email(1)}'"),
+        Query(f"INSERT IGNORE INTO corder ({columns}) SELECT {columns} FROM corder WHERE sku = 'DML-{n}'"),
+        Query(f"SELECT COUNT(*), SUM(qty), SUM(price) FROM corder WHERE sku = 'DML-{n}'"),
+    ]

@@ -236,3 +236,35 @@ async def test_explicit_values_for_an_auto_increment_primary_vindex_column_are_r
         normalized, binds = normalize(sql)
         target = await build_plan(normalized, vschema, keyspace=dml.customer).root.single_shard(dml.cursor(), binds)
         assert (target.name if target else None) == shard, sql
+
+
+async def test_insert_select_routes_the_selected_rows_with_sequence_values_and_lookup_rows(dml: DmlEnv):
+    await dml.run("insert into corder (order_id, customer_id, sku, qty) values "
+                  "(9101, 3001, 'src', 1), (9102, 3002, 'src', 2), (9103, 3003, 'src', 3)")
+    first = await next_id(dml, "customer_seq")
+    fresh = dml.cursor(sequences=SequenceCache())
+    # customer_id is both the primary vindex and the auto_increment column: each row's shard is its new id's.
+    result, _ = await dml.run(
+        "insert into customer (email, name, tier) select concat('copy', customer_id, '@x'), 'copied', qty "
+        "from corder where sku = 'src'", cursor=fresh)
+    assert (result.rows_affected, result.insert_id) == (3, first)
+    placed = await dml.rows(dml.customer, "select customer_id, email, tier from customer where name = 'copied'")
+    landed = sorted(row for rows in placed.values() for row in rows)
+    assert sorted(int(c) for c, _, _ in landed) == [first, first + 1, first + 2]  # in the SELECT's order
+    assert sorted((e.decode(), int(t)) for _, e, t in landed) == [("copy3001@x", 1), ("copy3002@x", 2),
+                                                                  ("copy3003@x", 3)]
+    for shard, rows in placed.items():
+        assert all(shard_of(ksid(int(row[0]))) == shard for row in rows)
+    emails, names = await lookup_state(dml, [f"copy{c}@x" for c in (3001, 3002, 3003)], ["copied"])
+    assert sorted(email for email, _ in emails) == [b"copy3001@x", b"copy3002@x", b"copy3003@x"]
+    assert len(names) == 3
+    # Selected ids are kept; an empty SELECT inserts nothing; a SELECT of the wrong width is refused.
+    result, _ = await dml.run("insert into corder (order_id, customer_id, sku) select order_id + 100, customer_id, "
+                              "'moved' from corder where sku = 'src'")
+    assert result.rows_affected == 3
+    assert await dml.all_rows(dml.customer, "select order_id from corder where sku = 'moved'") == [
+        (b"9201",), (b"9202",), (b"9203",)]
+    result, _ = await dml.run("insert into corder (customer_id, sku) select customer_id, sku from corder where 1 = 0")
+    assert result.rows_affected == 0
+    with pytest.raises(MySQLError, match="Column count doesn't match"):
+        await dml.run("insert into corder (customer_id, sku) select customer_id from corder")

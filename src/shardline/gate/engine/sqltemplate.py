@@ -39,6 +39,15 @@ class SQLTemplate:
         self._parts = tuple(parts)
         self._slots = tuple(slots)
 
+    @classmethod
+    def values_row(cls, names: list[str]) -> SQLTemplate:
+        """``(:a, :b, ...)``, built without tokenizing: a VALUES tuple of bind variables."""
+        template = cls.__new__(cls)
+        template.text = "(" + ", ".join(f":{name}" for name in names) + ")"
+        template._parts = ("(", *([", "] * (len(names) - 1)), ")")
+        template._slots = tuple((name, False) for name in names)
+        return template
+
     @property
     def bind_names(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self._slots)

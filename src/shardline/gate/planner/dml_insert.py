@@ -8,41 +8,43 @@ from sqlglot import exp
 from shardline.errors import InvalidArgument, MySQLError, Unsupported
 from shardline.gate.engine.evalengine import Const, Expr
 from shardline.gate.engine.insert import Generate, Insert, InsertVariant, VindexValues, sequence_slot
+from shardline.gate.engine.insert_select import InsertSelect
 from shardline.gate.engine.sqltemplate import SQLTemplate
-from shardline.gate.planner.astutil import generate
+from shardline.gate.planner.astutil import QUERY_TYPES, generate
 from shardline.gate.planner.context import PlanContext
+from shardline.gate.planner.select import plan_query
 from shardline.gate.planner.values import bind_value
 from shardline.vindexes.vschema import AutoIncrement, ColumnVindex, Table
 
 _ROWS_MARKER = "__rows"
 
 
-def plan_insert(stmt: exp.Insert, ctx: PlanContext, *, replace: bool = False) -> Insert:
-    """The Insert primitive of an INSERT (or, with ``replace``, a REPLACE parsed as an INSERT)."""
+def plan_insert(stmt: exp.Insert, ctx: PlanContext, *, replace: bool = False) -> Insert | InsertSelect:
+    """The Insert primitive of an INSERT (or, with ``replace``, a REPLACE parsed as an INSERT); an
+    InsertSelect for ``INSERT ... SELECT`` whose rows the gate must route."""
     target = stmt.this
     table_node = target.this if isinstance(target, exp.Schema) else target
     if not isinstance(table_node, exp.Table):
         raise Unsupported(f"INSERT into {generate(target)} is not supported")
     table = ctx.find_table(table_node)
     sharded = ctx.keyspace_of(table).sharded
-    others = [ctx.find_table(node) for node in stmt.find_all(exp.Table) if node is not table_node]
     source = stmt.expression
+    others = [ctx.find_table(node) for node in stmt.find_all(exp.Table) if node is not table_node]
     if not sharded:
         elsewhere = sorted({t.qualified_name for t in others if t.keyspace != table.keyspace})
-        if elsewhere:
+        if elsewhere and (table.auto_increment is None or isinstance(source, exp.Values)):
             raise Unsupported(
                 f"INSERT into {table.qualified_name} reads {', '.join(elsewhere)} of another keyspace: "
                 "a statement on an unsharded keyspace must stay in it"
             )
         if table.auto_increment is None:
             return Insert(InsertVariant.UNSHARDED, table, SQLTemplate(ctx.sql))
-        if not isinstance(source, exp.Values):
-            raise Unsupported(
-                f"INSERT ... SELECT into {table.qualified_name}, whose auto_increment comes from a sequence"
-            )
     else:
         _check_sharded_insert(table, source, others, replace)
-    assert isinstance(source, exp.Values)
+    if isinstance(source, QUERY_TYPES):
+        return _plan_insert_select(stmt, source, table, ctx, sharded=sharded, replace=replace)
+    if not isinstance(source, exp.Values):
+        raise Unsupported(f"INSERT from {generate(source)[:80]} is not supported")
     columns = _columns(stmt, table)
     rows = [list(row.expressions) if isinstance(row, exp.Tuple) else [row] for row in source.expressions]
     for number, row in enumerate(rows, 1):
@@ -74,12 +76,7 @@ def _check_sharded_insert(table: Table, source: exp.Expression, others: list[Tab
     if table.is_reference:
         hint = f"; write its source {table.source} instead" if table.source else ""
         raise Unsupported(f"INSERT into reference table {table.qualified_name} of a sharded keyspace{hint}")
-    if not isinstance(source, exp.Values):
-        raise Unsupported(
-            f"INSERT ... SELECT into sharded table {table.qualified_name}: its rows would have to be routed "
-            "one by one; select them and insert them with VALUES"
-        )
-    if others:
+    if others and not isinstance(source, QUERY_TYPES):  # an INSERT ... SELECT's tables are its SELECT's plan
         raise Unsupported(f"subqueries in the VALUES of an INSERT into sharded table {table.qualified_name}")
     if replace and table.owned_vindexes:
         names = ", ".join(cv.name for cv in table.owned_vindexes)
@@ -87,6 +84,33 @@ def _check_sharded_insert(table: Table, source: exp.Expression, others: list[Tab
             f"REPLACE into {table.qualified_name}, which owns lookup vindexes ({names}): the rows it deletes "
             "would keep their lookup rows; use INSERT ... ON DUPLICATE KEY UPDATE"
         )
+
+
+def _plan_insert_select(stmt: exp.Insert, source: exp.Expression, table: Table, ctx: PlanContext, *,
+                        sharded: bool, replace: bool) -> InsertSelect:
+    columns = _columns(stmt, table)
+    names = [c.name.lower() for c in columns]
+    if table.auto_increment is not None and table.auto_increment.column.lower() not in names:
+        columns.append(exp.to_identifier(table.auto_increment.column, quoted=True))
+        names.append(table.auto_increment.column.lower())
+    if sharded:
+        primary = table.column_vindexes[0]
+        missing = [column for column in primary.columns if column.lower() not in names]
+        if missing:
+            raise InvalidArgument(
+                f"value must be supplied for column {missing[0]}: it is the primary vindex ({primary.name}) "
+                "that decides the shard of each row"
+            )
+    conflict = stmt.args.get("conflict")
+    if conflict is not None:
+        _check_upsert(conflict, table)
+    values = stmt.copy()
+    values.set("expression", exp.Values(expressions=[exp.Tuple(expressions=[exp.Null()])]))
+    prefix, suffix = _prefix_and_suffix(values, columns, replace)
+    select = plan_query(source, ctx)
+    return InsertSelect(select, InsertVariant.SHARDED if sharded else InsertVariant.UNSHARDED, table,
+                        tuple(names), prefix, SQLTemplate(suffix),
+                        ignore=bool(stmt.args.get("ignore")) or conflict is not None)
 
 
 def _columns(stmt: exp.Insert, table: Table) -> list[exp.Identifier]:

@@ -25,4 +25,16 @@ def parse(sql: str) -> exp.Expression:
     statements = [s for s in statements if s is not None]
     if len(statements) != 1:
         raise syntax_error("expected exactly one statement")
-    return statements[0]
+    return _without_dual(statements[0])
+
+
+def _without_dual(statement: exp.Expression) -> exp.Expression:
+    """``SELECT 1 FROM DUAL`` is ``SELECT 1``: DUAL names no table."""
+    for select in statement.find_all(exp.Select):
+        source = select.args.get("from_")
+        table = source.this if source is not None else None
+        if (isinstance(table, exp.Table) and not table.db and not select.args.get("joins")
+                and isinstance(table.this, exp.Identifier) and not table.this.quoted
+                and table.name.lower() == "dual"):
+            select.set("from_", None)
+    return statement
