@@ -379,3 +379,39 @@ def test_mariadb_dump_through_the_gate_and_back(e2e_cluster: ClusterThread, tmp_
     finally:
         rows(conn, "DROP TABLE IF EXISTS dumped")
         conn.close()
+
+
+def test_several_statements_in_one_query_answer_one_result_each(e2e_cluster: ClusterThread):
+    conn = e2e_cluster.connect("customer", client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
+    try:
+        def results(sql: str) -> list[tuple]:
+            with conn.cursor() as cursor:
+                cursor.execute(sql)
+                out = [tuple(cursor.fetchall())]
+                while cursor.nextset():
+                    out.append(tuple(cursor.fetchall()))
+                return out
+
+        assert results("SET @n = 40; SELECT @n + 2; SELECT 'a;b' AS s") == [(), ((42,),), (("a;b",),)]
+        assert results("USE commerce; SELECT DATABASE(); USE customer") == [(), (("commerce",),), ()]
+        rows(conn, "DELETE FROM corder WHERE order_id IN (7701, 7702)")
+        assert results("BEGIN; INSERT INTO corder (order_id, customer_id, sku) VALUES (7701, 1, 'm'), (7702, 2, 'm');"
+                       " SELECT COUNT(*) FROM corder WHERE sku = 'm'; ROLLBACK") == [(), (), ((2,),), ()]
+        assert rows(conn, "SELECT COUNT(*) FROM corder WHERE sku = 'm'") == [(0,)]
+        with conn.cursor() as cursor:  # the first failing statement ends the response with its error
+            cursor.execute("SELECT 1; SELEKT 2; SET @after = 1")
+            assert cursor.fetchall() == ((1,),)
+            with pytest.raises(pymysql.err.ProgrammingError) as info:
+                cursor.nextset()
+            assert info.value.args[0] == 1064
+        assert rows(conn, "SELECT @after") == [(None,)]
+    finally:
+        conn.close()
+    single = e2e_cluster.connect("customer")  # without CLIENT_MULTI_STATEMENTS: refused, as MariaDB does
+    try:
+        with pytest.raises(pymysql.err.ProgrammingError) as info:
+            rows(single, "SET @x = 1; SELECT @x")
+        assert info.value.args[0] == 1064
+        assert rows(single, "SELECT @x, 7;") == [(None, 7)]
+    finally:
+        single.close()

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from shardline.errors import ShardlineError
+from shardline.errors import MySQLError, ShardlineError
 from shardline.gate.fastpath import FastQuery
+from shardline.gate.planner.split import split_statements
 from shardline.gate.prepared import prepare_query
 from shardline.gate.session import Session
-from shardline.mysql.constants import Command
+from shardline.mysql.constants import Capability, Command
+from shardline.mysql.framing import split_packets
+from shardline.mysql.resultset import decode_responses
 from shardline.mysql.server import Handler, ServerConnection
 from shardline.sqltypes import Result
 
@@ -58,6 +61,11 @@ class GateHandler(Handler):
         self._sync_status(conn)
 
     async def on_query(self, conn: ServerConnection, sql: str) -> None:
+        if ";" in sql:
+            statements = split_statements(sql)
+            if len(statements) > 1:
+                await self._run_statements(conn, statements)
+                return
         try:
             outcome = await self.executor.execute(self.session, sql, self._fast_query.take_shape(sql))
         finally:
@@ -66,6 +74,27 @@ class GateHandler(Handler):
             conn.send_raw(outcome)
         else:
             conn.send_result(outcome)
+
+    async def _run_statements(self, conn: ServerConnection, statements: list[str]) -> None:
+        """Several statements in one COM_QUERY: a result each, all but the last flagged MORE_RESULTS_EXISTS;
+        the first that fails ends the response with its error, as MariaDB does."""
+        if not conn.capabilities & Capability.MULTI_STATEMENTS:
+            raise MySQLError(1064, "42000", "You have an error in your SQL syntax: several statements in one "
+                             "query need the client's CLIENT_MULTI_STATEMENTS flag")
+        last = len(statements) - 1
+        for i, statement in enumerate(statements):
+            try:
+                outcome = await self.executor.execute(self.session, statement)
+            finally:
+                self._sync_status(conn)
+            if isinstance(outcome, bytes):
+                if i == last:
+                    conn.send_raw(outcome)
+                    return
+                for result in decode_responses(split_packets(outcome))[0]:
+                    conn.send_result(result, more=True)
+            else:
+                conn.send_result(outcome, more=i < last)
 
     async def on_init_db(self, conn: ServerConnection, database: str) -> None:
         self.executor.use(self.session, database)
