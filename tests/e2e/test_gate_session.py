@@ -178,6 +178,23 @@ def test_errors_carry_mysql_codes_and_the_connection_survives(e2e_cluster: Clust
         conn.close()
 
 
+def test_a_statement_too_deep_for_the_parser_gets_a_clear_error_or_goes_to_its_unsharded_keyspace(
+        e2e_cluster: ClusterThread):
+    deep_or = " OR ".join(f"customer_id = {i}" for i in range(5000))
+    conn = e2e_cluster.connect("customer")
+    try:
+        with pytest.raises(pymysql.err.NotSupportedError, match="nests too deeply") as info:
+            rows(conn, f"SELECT COUNT(*) FROM customer WHERE {deep_or}")
+        assert info.value.args[0] == 1235
+        rows(conn, "USE commerce")  # unsharded: MariaDB gets the statement as written
+        assert rows(conn, "SELECT " + "(" * 3000 + "7" + ")" * 3000) == [(7,)]
+        with pytest.raises(pymysql.err.OperationalError) as info:  # MariaDB's own limit, not the gate's
+            rows(conn, "SELECT " + " + ".join(["1"] * 20000))
+        assert info.value.args[0] == 1436
+    finally:
+        conn.close()
+
+
 def test_wrong_password_is_refused(e2e_cluster: ClusterThread):
     with pytest.raises(pymysql.err.OperationalError) as info:
         pymysql.connect(host="127.0.0.1", port=e2e_cluster.gate_port, user="root", password="wrong")

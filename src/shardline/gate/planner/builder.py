@@ -15,7 +15,7 @@ from shardline.gate.planner.classify import StatementKind, classify
 from shardline.gate.planner.context import PlanContext
 from shardline.gate.planner.dml import plan_dml, plan_replace
 from shardline.gate.planner.dml_sequence import plan_next_values
-from shardline.gate.planner.parse import parse
+from shardline.gate.planner.parse import parse, too_deep
 from shardline.gate.planner.plan import Plan
 from shardline.gate.planner.select import plan_query
 from shardline.vindexes.vschema import VSchema
@@ -56,10 +56,15 @@ def build_plan(
             return _unsharded_passthrough(kind, normalized_sql, keyspace)
         raise
     ctx = PlanContext(vschema, keyspace, normalized_sql, frozenset(list_binds))
-    if kind.is_dml:
-        root = plan_dml(statement, ctx)
-    else:
-        root = _unsharded_route(statement, ctx) or _plan_select(statement, ctx, list_binds)
+    try:
+        if kind.is_dml:
+            root = plan_dml(statement, ctx)
+        else:
+            root = _unsharded_route(statement, ctx) or _plan_select(statement, ctx, list_binds)
+    except RecursionError:
+        if keyspace and not vschema.find_keyspace(keyspace).sharded:
+            return _unsharded_passthrough(kind, normalized_sql, keyspace)
+        raise too_deep() from None
     return Plan(kind, normalized_sql, root, tuple(ctx.tables_used))
 
 

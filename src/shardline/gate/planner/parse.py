@@ -22,10 +22,18 @@ def parse(sql: str) -> exp.Expression:
         statements = sqlglot.parse(sql, read="mysql")
     except (ParseError, TokenError) as e:
         raise syntax_error(str(e).splitlines()[0]) from None
+    except RecursionError:
+        raise too_deep() from None
     statements = [s for s in statements if s is not None]
     if len(statements) != 1:
         raise syntax_error("expected exactly one statement")
     return _without_dual(statements[0])
+
+
+def too_deep() -> MySQLError:
+    """The error for a statement nested deeper than the gate's parser and planner recurse."""
+    return MySQLError(1235, "42000", "This statement nests too deeply for the gate's SQL parser; write it "
+                      "flatter (e.g. IN (...) instead of a long chain of ORs)")
 
 
 def _without_dual(statement: exp.Expression) -> exp.Expression:
