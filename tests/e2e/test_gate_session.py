@@ -432,3 +432,26 @@ def test_several_statements_in_one_query_answer_one_result_each(e2e_cluster: Clu
         assert rows(single, "SELECT @x, 7;") == [(None, 7)]
     finally:
         single.close()
+
+
+def test_kill_ends_a_connection_and_rolls_back_its_transaction(e2e_cluster: ClusterThread):
+    victim = e2e_cluster.connect("customer", autocommit=False)
+    admin = e2e_cluster.connect("customer", read_timeout=10)
+    try:
+        rows(admin, "DELETE FROM corder WHERE order_id = 7801")
+        rows(admin, "INSERT INTO corder (order_id, customer_id, sku, qty) VALUES (7801, 3, 'kill', 1)")
+        rows(victim, "UPDATE corder SET qty = 99 WHERE order_id = 7801")  # holds the row's lock, uncommitted
+        for sql, code in ((f"KILL QUERY {victim.thread_id()}", 1235), ("KILL 999999", 1094)):
+            with pytest.raises(pymysql.err.MySQLError) as info:
+                rows(admin, sql)
+            assert info.value.args[0] == code, sql
+        (victim_id,), = rows(victim, "SELECT CONNECTION_ID()")  # the gate's id, as KILL takes it
+        assert victim_id == victim.thread_id()
+        rows(admin, f"KILL CONNECTION {victim_id}")
+        rows(admin, "UPDATE corder SET qty = qty + 1 WHERE order_id = 7801")  # the lock is gone: no wait
+        assert rows(admin, "SELECT qty FROM corder WHERE order_id = 7801") == [(2,)]  # 99 was rolled back
+        with pytest.raises(pymysql.err.OperationalError):
+            rows(victim, "SELECT 1")
+    finally:
+        rows(admin, "DELETE FROM corder WHERE order_id = 7801")
+        admin.close()

@@ -133,7 +133,8 @@ def test_a_transaction_that_lost_a_shard_connection_commits_nowhere(e2e_cluster:
     run(conn, "BEGIN")
     insert(conn, LOW, "low")  # -80 first: the commit order would commit it before 80- is found gone
     insert(conn, HIGH, "high")
-    [(backend,)] = run(conn, f"SELECT CONNECTION_ID() FROM customer WHERE customer_id = {HIGH}")
+    # The shard connection's id (CONNECTION_ID() is the gate's): pseudo_thread_id starts as the thread id.
+    [(backend,)] = run(conn, f"SELECT @@pseudo_thread_id FROM customer WHERE customer_id = {HIGH}")
     _shard_mysql(e2e_cluster, "80-").execute(f"KILL {backend}")
     time.sleep(0.5)  # the gate sees the connection end
     with pytest.raises(pymysql.err.MySQLError) as info:

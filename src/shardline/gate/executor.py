@@ -61,9 +61,10 @@ _GLOBAL_LOCK = re.compile(r"(?i)\bWITH\s+READ\s+LOCK\b|\bFOR\s+EXPORT\b")
 _DEFAULT_CHARSETS = ("utf8mb4", "'utf8mb4'", "utf8mb4 collate utf8mb4_general_ci",
                      "'utf8mb4' collate 'utf8mb4_general_ci'", "utf8", "'utf8'", "utf8mb3", "'utf8mb3'")
 LAST_INSERT_ID_BIND = "__lastInsertId"
-# Values the session holds, not a backend connection: LAST_INSERT_ID(), DATABASE() and the gate's own variables.
+# Values the session holds, not a backend connection: LAST_INSERT_ID(), DATABASE(), CONNECTION_ID() and the gate's
+# own variables.
 _SESSION_VALUE = re.compile(
-    r"(?i)(\bSELECT\s+|,\s*)?(\b(last_insert_id|database|schema)\s*\(\s*\)"
+    r"(?i)(\bSELECT\s+|,\s*)?(\b(last_insert_id|database|schema|connection_id)\s*\(\s*\)"
     r"|@@(?:session\.|local\.)?(autocommit|transaction_mode)\b)(?=(\s*(?:,|\bFROM\b|;|$))?)")
 _INFORMATION_SCHEMA = re.compile(r"(?i)\binformation_schema\s*\.")
 # Variables the gate itself owns instead of passing them to MySQL.
@@ -143,8 +144,8 @@ class Executor:
         """Plans (or finds the plan of) a normalized statement and runs it; a route that goes to one shard
         with the client's text unchanged is sent through ``relay`` and its packets are returned untouched.
 
-        ``LAST_INSERT_ID()``, ``DATABASE()``, ``@@autocommit`` and ``@@transaction_mode`` are the session's, not
-        a backend connection's: they become bind variables, and the client's text is then no longer sent as is.
+        ``LAST_INSERT_ID()``, ``DATABASE()``, ``CONNECTION_ID()``, ``@@autocommit`` and ``@@transaction_mode``
+        are the session's, not a backend connection's: they become bind variables, and the client's text is then no longer sent as is.
         information_schema is answered by a shard.
         """
         if _SESSION_VALUE.search(normalized):
@@ -459,6 +460,8 @@ def _bind_session_values(normalized: str, session: Session, bind_vars: dict[str,
             name, value = "__vttransaction_mode", session.transaction_mode.value.upper()
         elif function == "last_insert_id":
             name, value = LAST_INSERT_ID_BIND, session.last_insert_id
+        elif function == "connection_id":
+            name, value = "__vtconnection_id", session.connection_id
         else:
             name, value = "__vtdbname", session.target.keyspace or None
         bind_vars[name] = value

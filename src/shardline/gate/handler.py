@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Final
 
-from shardline.errors import MySQLError, ShardlineError
+from shardline.errors import MySQLError, ShardlineError, Unsupported
 from shardline.gate.fastpath import FastQuery
 from shardline.gate.planner.split import split_statements
 from shardline.gate.prepared import prepare_query
@@ -17,6 +18,7 @@ from shardline.sqltypes import Result
 
 if TYPE_CHECKING:
     from shardline.gate.executor import Executor
+    from shardline.gate.planner.shape import Shape
     from shardline.gate.prepared import PreparedQuery
     from shardline.mysql.server_protocol import CommandPacket, ServerStatement
     from shardline.sqltypes import Field
@@ -67,13 +69,18 @@ class GateHandler(Handler):
                 await self._run_statements(conn, statements)
                 return
         try:
-            outcome = await self.executor.execute(self.session, sql, self._fast_query.take_shape(sql))
+            outcome = await self._execute(conn, sql, self._fast_query.take_shape(sql))
         finally:
             self._sync_status(conn)
         if isinstance(outcome, bytes):
             conn.send_raw(outcome)
         else:
             conn.send_result(outcome)
+
+    async def _execute(self, conn: ServerConnection, sql: str, shape: Shape | None = None) -> Result | bytes:
+        if sql.lstrip()[:4].upper() == "KILL":
+            return _kill(conn, sql)
+        return await self.executor.execute(self.session, sql, shape)
 
     async def _run_statements(self, conn: ServerConnection, statements: list[str]) -> None:
         """Several statements in one COM_QUERY: a result each, all but the last flagged MORE_RESULTS_EXISTS;
@@ -84,7 +91,7 @@ class GateHandler(Handler):
         last = len(statements) - 1
         for i, statement in enumerate(statements):
             try:
-                outcome = await self.executor.execute(self.session, statement)
+                outcome = await self._execute(conn, statement)
             finally:
                 self._sync_status(conn)
             if isinstance(outcome, bytes):
@@ -140,3 +147,27 @@ class GateHandler(Handler):
     def _sync_status(self, conn: ServerConnection) -> None:
         conn.in_transaction = self.session.in_transaction
         conn.autocommit = self.session.autocommit
+
+
+_KILL: Final = re.compile(r"\s*KILL\s+(?:(?:HARD|SOFT)\s+)?(?:(CONNECTION|QUERY)\s+(?:ID\s+)?)?(\d+)\s*;?\s*$",
+                         re.IGNORECASE)
+
+
+def _kill(conn: ServerConnection, sql: str) -> Result:
+    """``KILL [CONNECTION] id``: ends a client connection of the same user to this gate process (its
+    transaction is rolled back, as when its client goes)."""
+    match = _KILL.match(sql)
+    if match is None:
+        raise Unsupported("this KILL statement is not supported; KILL <connection id> is")
+    target_id = int(match.group(2))
+    target = conn.server.connections.get(target_id)
+    if target is None:
+        raise MySQLError(1094, "HY000", f"Unknown thread id: {target_id}")
+    if target.user != conn.user:
+        raise MySQLError(1095, "HY000", f"You are not owner of thread {target_id}")
+    if (match.group(1) or "").upper() == "QUERY":
+        raise Unsupported("KILL QUERY is not supported by the gate; KILL <id> ends the connection and rolls back "
+                          "its transaction")
+    target.close()
+    return Result()
+
