@@ -434,7 +434,7 @@ def test_several_statements_in_one_query_answer_one_result_each(e2e_cluster: Clu
         single.close()
 
 
-def test_kill_ends_a_connection_and_rolls_back_its_transaction(e2e_cluster: ClusterThread):
+def test_processlist_and_kill_see_the_gates_connections_and_kill_rolls_back(e2e_cluster: ClusterThread):
     victim = e2e_cluster.connect("customer", autocommit=False)
     admin = e2e_cluster.connect("customer", read_timeout=10)
     try:
@@ -447,6 +447,9 @@ def test_kill_ends_a_connection_and_rolls_back_its_transaction(e2e_cluster: Clus
             assert info.value.args[0] == code, sql
         (victim_id,), = rows(victim, "SELECT CONNECTION_ID()")  # the gate's id, as KILL takes it
         assert victim_id == victim.thread_id()
+        listed = {row[0]: row for row in rows(admin, "SHOW FULL PROCESSLIST")}  # the gate's connections
+        assert listed[victim_id][1:5:2] == ("root", "customer") and listed[victim_id][4] == "Sleep"
+        assert listed[admin.thread_id()][4:8:3] == ("Query", "SHOW FULL PROCESSLIST")
         rows(admin, f"KILL CONNECTION {victim_id}")
         rows(admin, "UPDATE corder SET qty = qty + 1 WHERE order_id = 7801")  # the lock is gone: no wait
         assert rows(admin, "SELECT qty FROM corder WHERE order_id = 7801") == [(2,)]  # 99 was rolled back

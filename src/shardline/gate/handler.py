@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import re
+import time
 from typing import TYPE_CHECKING, Any, Final
 
-from shardline.errors import MySQLError, ShardlineError, Unsupported
+from shardline.errors import MySQLError, ShardlineError
+from shardline.gate.connections import kill, processlist, processlist_request
 from shardline.gate.fastpath import FastQuery
 from shardline.gate.planner.split import split_statements
 from shardline.gate.prepared import prepare_query
@@ -38,6 +39,8 @@ class GateHandler(Handler):
         self.session.transaction_mode = type(self.session.transaction_mode)(transaction_mode)
         self.statements: dict[str, PreparedQuery] = {}  # SQL text -> its prepared form
         self._fast_query = FastQuery(executor.fast, conn)
+        self.statement: str | None = None  # the statement running on the ordinary path (SHOW PROCESSLIST)
+        self.since = time.monotonic()  # when it started, or the last one ended
 
     def fast_path(self, conn: ServerConnection, command: CommandPacket) -> bool:
         kind = command.kind
@@ -78,9 +81,18 @@ class GateHandler(Handler):
             conn.send_result(outcome)
 
     async def _execute(self, conn: ServerConnection, sql: str, shape: Shape | None = None) -> Result | bytes:
-        if sql.lstrip()[:4].upper() == "KILL":
-            return _kill(conn, sql)
-        return await self.executor.execute(self.session, sql, shape)
+        self.statement, self.since = sql, time.monotonic()
+        try:
+            head = sql.lstrip()[:4].upper()
+            if head == "KILL":
+                return kill(conn, sql)
+            if head == "SHOW":
+                full = processlist_request(sql)
+                if full is not None:
+                    return processlist(conn, full)
+            return await self.executor.execute(self.session, sql, shape)
+        finally:
+            self.statement, self.since = None, time.monotonic()
 
     async def _run_statements(self, conn: ServerConnection, statements: list[str]) -> None:
         """Several statements in one COM_QUERY: a result each, all but the last flagged MORE_RESULTS_EXISTS;
@@ -147,27 +159,4 @@ class GateHandler(Handler):
     def _sync_status(self, conn: ServerConnection) -> None:
         conn.in_transaction = self.session.in_transaction
         conn.autocommit = self.session.autocommit
-
-
-_KILL: Final = re.compile(r"\s*KILL\s+(?:(?:HARD|SOFT)\s+)?(?:(CONNECTION|QUERY)\s+(?:ID\s+)?)?(\d+)\s*;?\s*$",
-                         re.IGNORECASE)
-
-
-def _kill(conn: ServerConnection, sql: str) -> Result:
-    """``KILL [CONNECTION] id``: ends a client connection of the same user to this gate process (its
-    transaction is rolled back, as when its client goes)."""
-    match = _KILL.match(sql)
-    if match is None:
-        raise Unsupported("this KILL statement is not supported; KILL <connection id> is")
-    target_id = int(match.group(2))
-    target = conn.server.connections.get(target_id)
-    if target is None:
-        raise MySQLError(1094, "HY000", f"Unknown thread id: {target_id}")
-    if target.user != conn.user:
-        raise MySQLError(1095, "HY000", f"You are not owner of thread {target_id}")
-    if (match.group(1) or "").upper() == "QUERY":
-        raise Unsupported("KILL QUERY is not supported by the gate; KILL <id> ends the connection and rolls back "
-                          "its transaction")
-    target.close()
-    return Result()
 

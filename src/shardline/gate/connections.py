@@ -1,0 +1,66 @@
+"""The gate's own client connections as SQL sees them: ``SHOW [FULL] PROCESSLIST`` and ``KILL``.
+
+Both cover the connections of the asking user to this gate process (connection ids are per process)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Final
+
+from shardline.errors import MySQLError, Unsupported
+from shardline.mysql.server import ServerConnection
+from shardline.sqltypes import Field, FieldType, Result
+
+_KILL: Final = re.compile(r"\s*KILL\s+(?:(?:HARD|SOFT)\s+)?(?:(CONNECTION|QUERY)\s+(?:ID\s+)?)?(\d+)\s*;?\s*$",
+                          re.IGNORECASE)
+_PROCESSLIST: Final = re.compile(r"\s*SHOW\s+(FULL\s+)?PROCESSLIST\s*;?\s*$", re.IGNORECASE)
+_COLUMNS: Final = (("Id", FieldType.LONGLONG), ("User", FieldType.VAR_STRING), ("Host", FieldType.VAR_STRING),
+                   ("db", FieldType.VAR_STRING), ("Command", FieldType.VAR_STRING), ("Time", FieldType.LONG),
+                   ("State", FieldType.VAR_STRING), ("Info", FieldType.VAR_STRING))
+_INFO_SHOWN: Final = 100  # characters of the statement without FULL, as MariaDB shows
+
+
+def kill(conn: ServerConnection, sql: str) -> Result:
+    """``KILL [CONNECTION] id``: ends the connection (its transaction is rolled back, as when its client goes)."""
+    match = _KILL.match(sql)
+    if match is None:
+        raise Unsupported("this KILL statement is not supported; KILL <connection id> is")
+    target_id = int(match.group(2))
+    target = conn.server.connections.get(target_id)
+    if target is None:
+        raise MySQLError(1094, "HY000", f"Unknown thread id: {target_id}")
+    if target.user != conn.user:
+        raise MySQLError(1095, "HY000", f"You are not owner of thread {target_id}")
+    if (match.group(1) or "").upper() == "QUERY":
+        raise Unsupported("KILL QUERY is not supported by the gate; KILL <id> ends the connection and rolls back "
+                          "its transaction")
+    target.close()
+    return Result()
+
+
+def processlist_request(sql: str) -> bool | None:
+    """For ``SHOW [FULL] PROCESSLIST``, whether FULL was asked; None for any other statement."""
+    match = _PROCESSLIST.match(sql)
+    return None if match is None else bool(match.group(1))
+
+
+def processlist(conn: ServerConnection, full: bool) -> Result:
+    """The user's connections to this gate process: the statement each runs on the gate's ordinary path
+    (a fast-path statement, over in well under a millisecond, shows as Sleep)."""
+    now = time.monotonic()
+    rows: list[tuple[bytes | None, ...]] = []
+    for connection_id, other in sorted(conn.server.connections.items()):
+        handler = other.handler
+        if other.user != conn.user or handler is None:
+            continue
+        statement: str | None = getattr(handler, "statement", None)
+        since: float = getattr(handler, "since", now)
+        session = getattr(handler, "session", None)
+        database = str(session.target) if session is not None and session.target.keyspace else None
+        host = f"{other.peer[0]}:{other.peer[1]}" if other.peer else "localhost"
+        info = statement if statement is None or full else statement[:_INFO_SHOWN]
+        rows.append(tuple(None if value is None else str(value).encode() for value in (
+            connection_id, other.user, host, database, "Query" if statement else "Sleep", int(now - since), "",
+            info)))
+    return Result(fields=[Field(name, kind) for name, kind in _COLUMNS], rows=rows)
