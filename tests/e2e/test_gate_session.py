@@ -6,6 +6,8 @@ import json
 import socket
 import struct
 import subprocess
+import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -441,10 +443,9 @@ def test_processlist_and_kill_see_the_gates_connections_and_kill_rolls_back(e2e_
         rows(admin, "DELETE FROM corder WHERE order_id = 7801")
         rows(admin, "INSERT INTO corder (order_id, customer_id, sku, qty) VALUES (7801, 3, 'kill', 1)")
         rows(victim, "UPDATE corder SET qty = 99 WHERE order_id = 7801")  # holds the row's lock, uncommitted
-        for sql, code in ((f"KILL QUERY {victim.thread_id()}", 1235), ("KILL 999999", 1094)):
-            with pytest.raises(pymysql.err.MySQLError) as info:
-                rows(admin, sql)
-            assert info.value.args[0] == code, sql
+        with pytest.raises(pymysql.err.MySQLError) as info:
+            rows(admin, "KILL 999999")
+        assert info.value.args[0] == 1094
         (victim_id,), = rows(victim, "SELECT CONNECTION_ID()")  # the gate's id, as KILL takes it
         assert victim_id == victim.thread_id()
         listed = {row[0]: row for row in rows(admin, "SHOW FULL PROCESSLIST")}  # the gate's connections
@@ -458,3 +459,46 @@ def test_processlist_and_kill_see_the_gates_connections_and_kill_rolls_back(e2e_
     finally:
         rows(admin, "DELETE FROM corder WHERE order_id = 7801")
         admin.close()
+
+
+def test_kill_query_interrupts_a_statement_and_keeps_its_connection(e2e_cluster: ClusterThread):
+    """What the mariadb client sends on Ctrl-C: the statement (here waiting for a row lock) ends with 1317."""
+    holder = e2e_cluster.connect("customer", autocommit=False)
+    victim = e2e_cluster.connect("customer", read_timeout=30)
+    admin = e2e_cluster.connect("customer")
+    try:
+        rows(admin, "DELETE FROM corder WHERE order_id = 7802")
+        rows(admin, "INSERT INTO corder (order_id, customer_id, sku, qty) VALUES (7802, 4, 'kill', 1)")
+        rows(holder, "UPDATE corder SET qty = 2 WHERE order_id = 7802")
+        outcome: list[BaseException | float] = []
+
+        def wait_for_the_lock() -> None:
+            started = time.monotonic()
+            try:
+                rows(victim, "UPDATE corder SET qty = 3 WHERE order_id = 7802")
+            except pymysql.err.MySQLError as exc:
+                outcome.append(exc)
+            outcome.append(time.monotonic() - started)
+
+        waiter = threading.Thread(target=wait_for_the_lock)
+        waiter.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # until the gate runs the UPDATE
+            listed = {row[0]: row for row in rows(admin, "SHOW PROCESSLIST")}
+            if listed[victim.thread_id()][4] == "Query":
+                break
+            time.sleep(0.05)
+        time.sleep(0.2)  # its backend query is waiting for the lock now
+        rows(admin, f"KILL QUERY {victim.thread_id()}")
+        waiter.join(10)
+        error, seconds = outcome
+        assert isinstance(error, pymysql.err.OperationalError) and error.args[0] == 1317, error
+        assert seconds < 5  # not the 50 s lock wait timeout
+        assert rows(victim, "SELECT 'still connected'") == [("still connected",)]
+        holder.rollback()
+        assert rows(admin, "SELECT qty FROM corder WHERE order_id = 7802") == [(1,)]
+    finally:
+        rows(admin, "DELETE FROM corder WHERE order_id = 7802")
+        for conn in (holder, victim, admin):
+            conn.close()
+

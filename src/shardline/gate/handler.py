@@ -85,7 +85,7 @@ class GateHandler(Handler):
         try:
             head = sql.lstrip()[:4].upper()
             if head == "KILL":
-                return kill(conn, sql)
+                return await kill(conn, sql)
             if head == "SHOW":
                 full = processlist_request(sql)
                 if full is not None:

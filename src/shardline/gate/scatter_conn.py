@@ -80,11 +80,12 @@ class ScatterConn:
                         raise FailedPrecondition("Deadlock found earlier in this transaction", code=LOCK_DEADLOCK,
                                                  sqlstate="40001")
                     try:
-                        return await op(shard_session.connection)
+                        return await _tracked(session, shard_session.connection, op)
                     except ShardlineError as exc:
                         shard_session.note_error(exc)
                         raise
-            return await self.gateway.execute(target, tablet_type, session.settings_sql, op)
+            return await self.gateway.execute(target, tablet_type, session.settings_sql,
+                                              lambda conn: _tracked(session, conn, op))
         finally:
             self.metrics.observe_shard_query(target.keyspace, target.name, tablet_type, time.perf_counter() - start)
 
@@ -248,6 +249,15 @@ async def _prepared(conn: PooledConnection, sql: str) -> PreparedStatement:
             await conn.connection.close_statement(conn.prepared.pop(oldest))
         statement = conn.prepared[sql] = await conn.connection.prepare(sql)
     return statement
+
+
+async def _tracked(session: Session, conn: PooledConnection, op: Callable[[PooledConnection], Awaitable[T]]) -> T:
+    """Runs ``op`` with ``conn`` in the session's running connections (what KILL QUERY interrupts)."""
+    session.running.add(conn)
+    try:
+        return await op(conn)
+    finally:
+        session.running.discard(conn)
 
 
 def _query_op(sql: str) -> Callable[[PooledConnection], Awaitable[Result]]:

@@ -105,6 +105,9 @@ class Session:
     settings_sql: str = ""  # the one SET statement that applies them; also how pooled connections are matched
     last_insert_id: int = 0
     warnings: int = 0
+    # The backend connections running one of its statements now (on the ordinary path), for KILL QUERY; copies
+    # of the session made for nested statements share it.
+    running: set[PooledConnection] = field(default_factory=set)
 
     def sessions_for(self, order: CommitOrder) -> dict[tuple[str, str], ShardSession]:
         """The shard sessions of the transaction that commits in ``order``."""
