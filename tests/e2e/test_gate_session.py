@@ -122,6 +122,22 @@ def test_show_statements(e2e_cluster: ClusterThread):
         conn.close()
 
 
+def test_show_vschema_and_vitess_target(e2e_cluster: ClusterThread):
+    conn = e2e_cluster.connect("customer")
+    try:
+        tables = [r[0] for r in rows(conn, "SHOW VSCHEMA TABLES")]
+        assert tables == ["corder", "customer", "customer_email_idx", "dual", "product"]
+        assert rows(conn, "SHOW VSCHEMA VINDEXES ON customer") == [
+            ("customer_id", "hash", "hash", "", ""),
+            ("email", "customer_email_lookup", "consistent_lookup_unique",
+             "from=email; ignore_nulls=true; table=customer.customer_email_idx; to=keyspace_id", "customer")]
+        assert {r[1] for r in rows(conn, "SHOW VSCHEMA VINDEXES")} == {"hash", "binary_md5", "customer_email_lookup"}
+        rows(conn, "USE `customer:-80@replica`")
+        assert rows(conn, "SHOW VITESS_TARGET") == [("customer:-80@replica",)]
+    finally:
+        conn.close()
+
+
 def test_show_full_and_extended_forms_find_the_tables_keyspace(e2e_cluster: ClusterThread):
     """SHOW FULL ... (what GUI tools and ORMs send) and SHOW CREATE DATABASE go to the keyspace they name."""
     conn = e2e_cluster.connect("customer")

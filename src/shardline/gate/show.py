@@ -12,6 +12,7 @@ from shardline.errors import MySQLError, NotFound
 from shardline.gate.planner.classify import leading_words
 from shardline.gate.session import Target
 from shardline.sqltypes import Field, FieldType, Result
+from shardline.vindexes.base import LookupVindex, Vindex
 
 if TYPE_CHECKING:
     from shardline.gate.executor import Executor
@@ -25,6 +26,7 @@ _DDL_TARGET = re.compile(
     rf"\b(?:TABLE|INDEX\s+{_IDENT}\s+ON|VIEW|TRUNCATE)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?({_IDENT})\s*\.\s*({_IDENT})",
     re.IGNORECASE,
 )
+_VINDEXES_OF = re.compile(rf"\bVINDEXES\s+(?:ON|FROM)\s+({_IDENT})(?:\s*\.\s*({_IDENT}))?", re.IGNORECASE)
 _DESCRIBE_TARGET = re.compile(rf"\b(?:DESCRIBE|DESC|EXPLAIN)\s+({_IDENT})(?:\s*\.\s*({_IDENT}))?", re.IGNORECASE)
 # table_schema = 'ks', and routine_schema, constraint_schema, schema_name, ... of other information_schema tables
 _TABLE_SCHEMA_FILTER = re.compile(r"\b(?:\w+_)?SCHEMA(?:_NAME)?\s*=\s*'([^']*)'", re.IGNORECASE)
@@ -70,6 +72,10 @@ async def execute_show(executor: Executor, session: Session, sql: str) -> Result
         return _text_result("Shards", _like(names, sql))
     if what == "VITESS_TABLETS":
         return _tablets_result(executor)
+    if what == "VITESS_TARGET":
+        return _text_result("Target", [str(session.target)])
+    if what == "VSCHEMA":
+        return _vschema_result(executor, session, sql, words)
     if what in _TABLE_SHOWS:
         keyspace = _show_keyspace(executor, session, sql, words)
         return await run_on_keyspace(executor, session, keyspace, sql)
@@ -88,6 +94,42 @@ def _tablets_result(executor: Executor) -> Result:
             str(tablet.alias), tablet.hostname, "" if term is None else _iso(term))))
     rows.sort()
     return Result(fields=[Field(c, FieldType.VAR_STRING) for c in columns], rows=rows)
+
+
+def _vschema_result(executor: Executor, session: Session, sql: str, words: list[str]) -> Result:
+    """``SHOW VSCHEMA TABLES`` (the session keyspace's) and ``SHOW VSCHEMA VINDEXES [ON|FROM [ks.]table]``."""
+    vschema = executor.serving.vschema
+    if words[1:2] == ["TABLES"]:
+        if not session.target.keyspace:
+            raise MySQLError(1046, "3D000", "No database selected")
+        keyspace = vschema.find_keyspace(session.target.keyspace)
+        return _text_result("Tables", sorted([*keyspace.tables, "dual"]))
+    if words[1:2] != ["VINDEXES"]:
+        raise MySQLError(1064, "42000", "SHOW VSCHEMA takes TABLES or VINDEXES")
+    columns = ["Keyspace", "Name", "Type", "Params", "Owner"]
+    rows: list[tuple[str, ...]] = []
+    table_match = _VINDEXES_OF.search(sql)
+    if table_match:
+        keyspace_name = _unquote(table_match.group(1)) if table_match.group(2) else session.target.keyspace
+        name = _unquote(table_match.group(2) or table_match.group(1))
+        table = vschema.find_table(name, keyspace_name or None)
+        columns[0] = "Columns"
+        for cv in table.column_vindexes:
+            rows.append((", ".join(cv.columns), cv.name, *_vindex_description(cv.vindex)))
+    else:
+        names = [session.target.keyspace] if session.target.keyspace else sorted(vschema.keyspaces)
+        for keyspace_name in names:
+            keyspace = vschema.find_keyspace(keyspace_name)
+            for vindex_name, vindex in sorted(keyspace.vindexes.items()):
+                rows.append((keyspace.name, vindex_name, *_vindex_description(vindex)))
+    return Result(fields=[Field(c, FieldType.VAR_STRING) for c in columns],
+                  rows=[tuple(v.encode() for v in row) for row in rows])
+
+
+def _vindex_description(vindex: Vindex) -> tuple[str, str, str]:
+    """Type, params (``k=v; ...``) and owner of a vindex, as SHOW VSCHEMA VINDEXES lists them."""
+    params = "; ".join(f"{key}={value}" for key, value in sorted(vindex.params.items()))
+    return vindex.type_name, params, vindex.owner if isinstance(vindex, LookupVindex) else ""
 
 
 def _iso(timestamp: float) -> str:
