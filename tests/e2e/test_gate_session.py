@@ -73,6 +73,25 @@ def test_database_autocommit_and_transaction_mode_are_the_sessions_not_a_pooled_
         conn.close()
 
 
+def test_a_statement_sqlglot_parses_only_with_its_literals_is_planned_from_its_text(e2e_cluster: ClusterThread):
+    """JSON_OBJECT('key', ...) does not parse once 'key' is a bind variable: each text gets its own plan."""
+    conn = e2e_cluster.connect("customer")
+    try:
+        rows(conn, "DELETE FROM customer WHERE customer_id IN (7901, 7902)")
+        rows(conn, "INSERT INTO customer (customer_id, name, email) VALUES (7901, 'j1', 'j1@x'), (7902, 'j2', 'j2@x')")
+        for _ in range(3):  # the second id must not be answered with the first one's plan (nor shard)
+            for customer_id in (7901, 7902):
+                (text,), = rows(conn, f"SELECT JSON_OBJECT('id', customer_id, 'name', name) FROM customer "
+                                      f"WHERE customer_id = {customer_id}")
+                assert json.loads(text) == {"id": customer_id, "name": f"j{customer_id - 7900}"}
+        with pytest.raises(pymysql.err.ProgrammingError) as info:
+            rows(conn, "SELECT JSON_OBJECT('id', customer_id FROM customer")
+        assert info.value.args[0] == 1064
+    finally:
+        rows(conn, "DELETE FROM customer WHERE customer_id IN (7901, 7902)")
+        conn.close()
+
+
 def test_from_dual_names_no_table(e2e_cluster: ClusterThread):
     """Connection pools' validation queries (SELECT 1 FROM DUAL), on a sharded keyspace or none."""
     for database in ("customer", None):

@@ -68,6 +68,7 @@ _SESSION_VALUE = re.compile(
     r"|@@(?:session\.|local\.)?(autocommit|transaction_mode)\b)(?=(\s*(?:,|\bFROM\b|;|$))?)")
 _INFORMATION_SCHEMA = re.compile(r"(?i)\binformation_schema\s*\.")
 # Variables the gate itself owns instead of passing them to MySQL.
+_SYNTAX_ERROR = 1064
 _GATE_VARIABLES = frozenset({"autocommit", "transaction_mode", "workload", "ddl_strategy", "sql_select_limit"})
 
 
@@ -145,8 +146,10 @@ class Executor:
         with the client's text unchanged is sent through ``relay`` and its packets are returned untouched.
 
         ``LAST_INSERT_ID()``, ``DATABASE()``, ``CONNECTION_ID()``, ``@@autocommit`` and ``@@transaction_mode``
-        are the session's, not a backend connection's: they become bind variables, and the client's text is then no longer sent as is.
-        information_schema is answered by a shard.
+        are the session's, not a backend connection's: they become bind variables, and the client's text is
+        then no longer sent as is. information_schema is answered by a shard. A text statement that sqlglot
+        parses only with its literals in place (``JSON_OBJECT('k', v)``) is planned from its own text, cached
+        under it, and never relayed or learned by the fast path (whose plans are for any literal values).
         """
         if _SESSION_VALUE.search(normalized):
             normalized = _bind_session_values(normalized, session, bind_vars)
@@ -157,6 +160,16 @@ class Executor:
             if exc.code == 1049 and _INFORMATION_SCHEMA.search(sql):
                 return "InformationSchema", await show.run_information_schema(self, session, sql)
             raise
+        except MySQLError as exc:
+            if exc.code != _SYNTAX_ERROR or prepared is not None or normalized == sql:
+                raise
+            bind_vars = {}
+            literal = _bind_session_values(sql, session, bind_vars) if _SESSION_VALUE.search(sql) else sql
+            try:
+                plan = self.plan_for(session, literal)
+            except MySQLError:
+                raise exc from None
+            relay = None
         if not session.autocommit and not session.in_transaction:
             session.in_transaction = True  # autocommit=0: every statement opens (or joins) a transaction
         vcursor = SessionVCursor(self, session, sql)
