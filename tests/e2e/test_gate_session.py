@@ -92,6 +92,31 @@ def test_a_statement_sqlglot_parses_only_with_its_literals_is_planned_from_its_t
         conn.close()
 
 
+def test_group_concat_across_shards_joins_the_shards_partial_concatenations(e2e_cluster: ClusterThread):
+    conn = e2e_cluster.connect("customer")
+    ids = range(7951, 7961)  # rows on both shards
+    try:
+        rows(conn, "DELETE FROM corder WHERE sku = 'gc'")
+        rows(conn, "INSERT INTO corder (order_id, customer_id, sku, qty) VALUES "
+                   + ", ".join(f"({i}, {i}, 'gc', {i % 3 if i % 4 else 'NULL'})" for i in ids))
+        for shard in ("-80", "80-"):  # the groups need both shards' parts
+            with e2e_cluster.connect(f"customer:{shard}") as on_shard:
+                assert rows(on_shard, "SELECT COUNT(*) > 0 FROM corder WHERE sku = 'gc'") == [(1,)]
+        got = rows(conn, "SELECT customer_id % 2 AS parity, GROUP_CONCAT(order_id SEPARATOR ' / '), COUNT(*) "
+                         "FROM corder WHERE sku = 'gc' GROUP BY parity ORDER BY parity")
+        assert [(p, sorted(map(int, text.split(" / "))), n) for p, text, n in got] == [
+            (0, [i for i in ids if i % 2 == 0], 5), (1, [i for i in ids if i % 2], 5)]
+        (text,), = rows(conn, "SELECT GROUP_CONCAT(qty) FROM corder WHERE sku = 'gc'")  # NULLs left out
+        assert sorted(text.split(",")) == sorted(str(i % 3) for i in ids if i % 4)
+        assert rows(conn, "SELECT GROUP_CONCAT(qty) FROM corder WHERE sku = 'gc' AND qty IS NULL") == [(None,)]
+        for refused in ("GROUP_CONCAT(order_id ORDER BY order_id)", "GROUP_CONCAT(DISTINCT qty)"):
+            with pytest.raises(pymysql.err.NotSupportedError):  # they need every row at the gate
+                rows(conn, f"SELECT {refused} FROM corder WHERE sku = 'gc'")
+    finally:
+        rows(conn, "DELETE FROM corder WHERE sku = 'gc'")
+        conn.close()
+
+
 def test_from_dual_names_no_table(e2e_cluster: ClusterThread):
     """Connection pools' validation queries (SELECT 1 FROM DUAL), on a sharded keyspace or none."""
     for database in ("customer", None):

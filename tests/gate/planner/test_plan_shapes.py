@@ -279,7 +279,7 @@ def test_plan_metadata():
     ("sql", "message"),
     [
         ("SELECT ROW_NUMBER() OVER (ORDER BY name) FROM customer", "window functions"),
-        ("SELECT tier, GROUP_CONCAT(name) FROM customer GROUP BY tier", "GROUP_CONCAT"),
+        ("SELECT tier, GROUP_CONCAT(name ORDER BY name) FROM customer GROUP BY tier", "GROUP_CONCAT"),
         ("SELECT COUNT(*) + LENGTH(MAX(name)) FROM customer", "cannot evaluate"),
         ("SELECT * FROM (SELECT * FROM customer LIMIT 5) t", "derived table 't'"),
         (

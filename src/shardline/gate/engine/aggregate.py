@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from shardline.gate.engine.base import BindVars, Primitive, RowOperator
+from shardline.gate.engine.evalengine import Env, Expr
 from shardline.gate.engine.numbers import (
     DIV_PRECISION_INCREMENT,
     EXACT_DIGITS,
@@ -34,6 +35,7 @@ from shardline.sqltypes import (
     Row,
 )
 
+GROUP_CONCAT_MAX_LEN: Final = 1_048_576  # MariaDB's default group_concat_max_len: where a merged one is cut
 _NOT_NULL_FLAG: Final = 1
 _BINARY_FLAG: Final = 128
 _NUM_FLAG: Final = 32768
@@ -52,19 +54,22 @@ class AggregateOp(StrEnum):
     AVG_PARTIAL = "avg_partial"  # partial SUM in the column, partial COUNT in ``extra``
     COUNT_DISTINCT = "count_distinct"
     SUM_DISTINCT = "sum_distinct"
+    GROUP_CONCAT = "group_concat"  # partial GROUP_CONCATs joined with ``separator``
 
 
 @dataclass(frozen=True, slots=True)
 class AggregateColumn:
     """``op`` over ``column``; ``extra`` is the weight-string column (MIN/MAX/DISTINCT of text) or, for
-    AVG_PARTIAL, the partial-count column."""
+    AVG_PARTIAL, the partial-count column; ``separator`` is GROUP_CONCAT's (a bind variable once normalized)."""
 
     op: AggregateOp
     column: int
     extra: int | None = None
+    separator: Expr | None = None
 
     def __str__(self) -> str:
-        return f"{self.op.value}({self.column}" + (f"|{self.extra})" if self.extra is not None else ")")
+        separator = f" SEPARATOR {self.separator}" if self.separator is not None else ""
+        return f"{self.op.value}({self.column}" + (f"|{self.extra}" if self.extra is not None else "") + f"{separator})"
 
 
 _COUNTS: Final = frozenset(
@@ -94,15 +99,15 @@ class Aggregate(RowOperator):
         if not groups and not self.group_keys:
             groups[()] = []
         ordered = sorted(groups) if self.group_keys else list(groups)
-        rows = [self._aggregate(fields, groups[key]) for key in ordered]
+        rows = [self._aggregate(fields, groups[key], bind_vars) for key in ordered]
         return Result(fields=self._output_fields(fields), rows=rows)
 
-    def _aggregate(self, fields: list[Field], rows: list[Row]) -> Row:
+    def _aggregate(self, fields: list[Field], rows: list[Row], bind_vars: BindVars) -> Row:
         if not self.aggregates and rows:
             return rows[0]  # DISTINCT, or GROUP BY without aggregates: the group's first row
         out: list[bytes | None] = list(rows[0]) if rows else [None] * len(fields)
         for agg in self.aggregates:
-            out[agg.column] = _compute(agg, fields, rows)
+            out[agg.column] = _compute(agg, fields, rows, bind_vars)
         return tuple(out)
 
     def _output_fields(self, fields: list[Field]) -> list[Field]:
@@ -122,7 +127,7 @@ class Aggregate(RowOperator):
         return out
 
 
-def _compute(agg: AggregateColumn, fields: list[Field], rows: list[Row]) -> bytes | None:
+def _compute(agg: AggregateColumn, fields: list[Field], rows: list[Row], bind_vars: BindVars) -> bytes | None:
     op, column = agg.op, agg.column
     field_type = fields[column].type
     if op == AggregateOp.COUNT_STAR:
@@ -130,6 +135,11 @@ def _compute(agg: AggregateColumn, fields: list[Field], rows: list[Row]) -> byte
     values = [value for row in rows if (value := row[column]) is not None]
     if op == AggregateOp.COUNT:
         return str(len(values)).encode()
+    if op == AggregateOp.GROUP_CONCAT:
+        assert agg.separator is not None
+        separator = agg.separator.evaluate(Env(bind_vars))
+        joined = (separator.encode() if isinstance(separator, str) else bytes(separator)).join(values)
+        return joined[:GROUP_CONCAT_MAX_LEN] if values else None
     if op == AggregateOp.SUM_COUNT:
         return str(sum(int(v) for v in values)).encode()
     if op in (AggregateOp.COUNT_DISTINCT, AggregateOp.SUM_DISTINCT):

@@ -19,7 +19,7 @@ from shardline.gate.engine.base import Primitive
 from shardline.gate.engine.columnname import ColumnName
 from shardline.gate.engine.compute import Compute
 from shardline.gate.engine.distinct import Distinct
-from shardline.gate.engine.evalengine import Expr
+from shardline.gate.engine.evalengine import Const, Expr
 from shardline.gate.engine.filter import Filter
 from shardline.gate.engine.limit import Limit
 from shardline.gate.engine.memory_sort import MemorySort
@@ -216,6 +216,13 @@ class _Aggregation:
             count_ref = self.columns.add(exp.Count(this=argument.copy()))
             self.aggregates.append(AggregateColumn(AggregateOp.AVG_PARTIAL, ref, count_ref))
             return exp.Sum(this=argument.copy())
+        elif isinstance(node, exp.GroupConcat) and not isinstance(argument, exp.Order):
+            # Each shard concatenates its rows of the group; the gate joins those with the same separator.
+            given = node.args.get("separator")
+            separator = Const(",") if given is None else bind_value(given)
+            if separator is None:
+                raise Unsupported("GROUP_CONCAT across shards needs a literal SEPARATOR")
+            self.aggregates.append(AggregateColumn(AggregateOp.GROUP_CONCAT, ref, separator=separator))
         else:
             raise Unsupported(f"aggregate {generate(node)[:200]} across shards is not supported")
         return node
