@@ -46,6 +46,8 @@ def test_two_gate_workers_share_one_port(e2e_cluster: ClusterThread):
                     assert time.monotonic() < deadline, f"worker {worker} serves no status page"
                     time.sleep(0.2)
         assert sum(per_worker) == len(connections)
+        ids = [conn.thread_id() for conn in connections]
+        assert len(set(ids)) == len(ids)  # worker i of 2 numbers its connections i+1, i+3, ...: ids stay apart
         for conn in connections:
             conn.close()
     finally:

@@ -115,7 +115,7 @@ async def _serve(args: argparse.Namespace, users: UserStore | None, worker: int,
                 pool_size=args.pool_size, max_replica_lag=args.max_replica_lag,
                 transaction_mode=args.transaction_mode, reuse_port=args.workers > 1,
                 buffer_window=args.buffer_window, buffer_max_requests=args.buffer_max_requests,
-                pipeline_depth=args.pipeline_depth, unix_listener=unix_listener)
+                pipeline_depth=args.pipeline_depth, unix_listener=unix_listener, worker=(worker, args.workers))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

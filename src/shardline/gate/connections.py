@@ -33,7 +33,8 @@ async def kill(conn: ServerConnection, sql: str) -> Result:
     target_id = int(match.group(2))
     target = conn.server.connections.get(target_id)
     if target is None:
-        raise MySQLError(1094, "HY000", f"Unknown thread id: {target_id}")
+        raise MySQLError(1094, "HY000", f"Unknown thread id: {target_id} (KILL reaches the connections of the gate "
+                         "worker process it runs in)")
     if target.user != conn.user:
         raise MySQLError(1095, "HY000", f"You are not owner of thread {target_id}")
     if (match.group(1) or "").upper() == "QUERY":

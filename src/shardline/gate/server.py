@@ -35,8 +35,11 @@ class Gate:
                  http_port: int | None = 15001, users: UserStore | None = None, pool_size: int = 16,
                  max_replica_lag: float = 30.0, transaction_mode: str = "multi", reuse_port: bool = False,
                  buffer_window: float = DEFAULT_WINDOW, buffer_max_requests: int = DEFAULT_MAX_REQUESTS,
-                 pipeline_depth: int = DEFAULT_PIPELINE_DEPTH, unix_listener: socket.socket | None = None) -> None:
-        """``unix_listener`` (``mysql.server.listen_unix``): a Unix socket that takes MySQL clients too."""
+                 pipeline_depth: int = DEFAULT_PIPELINE_DEPTH, unix_listener: socket.socket | None = None,
+                 worker: tuple[int, int] = (0, 1)) -> None:
+        """``unix_listener`` (``mysql.server.listen_unix``): a Unix socket that takes MySQL clients too.
+        ``worker`` (index, count): worker i of n gives its clients connection ids i+1, i+1+n, ..., so that an
+        id names one connection across the workers."""
         self.transaction_mode = TransactionMode(transaction_mode)
         self.metrics = GateMetrics()
         self.querylog = QueryLog()
@@ -49,7 +52,7 @@ class Gate:
         self.mysql = MySQLServer(
             lambda conn: GateHandler(self.executor, conn, self.transaction_mode),
             users=users or UserStore({"root": ""}), host=host, port=port, reuse_port=reuse_port,
-            unix_listener=unix_listener)
+            unix_listener=unix_listener, connection_ids=(worker[0] + 1, worker[1]))
         self.host = host
         self.http_port = http_port
         self._http: HttpListener | None = None

@@ -489,9 +489,11 @@ class MySQLServer:
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         reuse_port: bool = False,
         unix_listener: socket.socket | None = None,
+        connection_ids: tuple[int, int] = (1, 1),
     ) -> None:
         """``reuse_port`` lets several processes listen on one port (SO_REUSEPORT); the kernel spreads the
-        connections over them. ``unix_listener`` (from ``listen_unix``) also takes clients on a Unix socket.
+        connections over them, and ``connection_ids`` (first, step) keeps their connection ids apart.
+        ``unix_listener`` (from ``listen_unix``) also takes clients on a Unix socket.
         A client whose packet stays incomplete for ``read_timeout`` seconds is dropped, as MariaDB does after
         net_read_timeout."""
         self.handler_factory = handler_factory
@@ -508,7 +510,7 @@ class MySQLServer:
         self.connections: dict[int, ServerConnection] = {}
         self.started_at = time.monotonic()
         self._server: asyncio.Server | None = None
-        self._ids = itertools.count(1)
+        self._ids = itertools.count(*connection_ids)
         self._tasks: set[asyncio.Task[None]] = set()
         self.questions = 0
 
