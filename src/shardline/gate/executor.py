@@ -67,8 +67,8 @@ _SESSION_VALUE = re.compile(
     r"(?i)(\bSELECT\s+|,\s*)?(\b(last_insert_id|database|schema|connection_id)\s*\(\s*\)"
     r"|@@(?:session\.|local\.)?(autocommit|transaction_mode)\b)(?=(\s*(?:,|\bFROM\b|;|$))?)")
 _INFORMATION_SCHEMA = re.compile(r"(?i)\binformation_schema\s*\.")
-# Variables the gate itself owns instead of passing them to MySQL.
 _SYNTAX_ERROR = 1064
+# Variables the gate itself owns instead of passing them to MySQL.
 _GATE_VARIABLES = frozenset({"autocommit", "transaction_mode", "workload", "ddl_strategy", "sql_select_limit"})
 
 
