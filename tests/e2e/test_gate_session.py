@@ -117,6 +117,29 @@ def test_group_concat_across_shards_joins_the_shards_partial_concatenations(e2e_
         conn.close()
 
 
+def test_sql_select_limit_caps_top_level_selects_without_their_own_limit(e2e_cluster: ClusterThread):
+    conn = e2e_cluster.connect("customer")
+    mine = "FROM corder WHERE sku = 'lim'"
+    try:
+        rows(conn, f"DELETE {mine}")
+        rows(conn, "INSERT INTO corder (order_id, customer_id, sku) VALUES "
+                   + ", ".join(f"({i}, {i}, 'lim')" for i in range(7971, 7976)))
+        rows(conn, "SET sql_select_limit = 2")
+        for _ in range(3):  # learned statements must not slip past it on the fast path
+            assert rows(conn, f"SELECT order_id {mine} ORDER BY order_id") == [(7971,), (7972,)]
+            assert len(rows(conn, f"SELECT order_id {mine}")) == 2
+        assert len(rows(conn, f"SELECT order_id {mine} ORDER BY order_id LIMIT 3")) == 3  # its own LIMIT wins
+        assert rows(conn, f"SELECT COUNT(*) FROM (SELECT order_id {mine}) AS t") == [(5,)]  # not in subqueries
+        with pytest.raises(pymysql.err.MySQLError) as info:
+            rows(conn, "SET sql_select_limit = 'many'")
+        assert info.value.args[0] == 1232
+        rows(conn, "SET sql_select_limit = DEFAULT")
+        assert len(rows(conn, f"SELECT order_id {mine}")) == 5
+    finally:
+        rows(conn, f"DELETE {mine}")
+        conn.close()
+
+
 def test_from_dual_names_no_table(e2e_cluster: ClusterThread):
     """Connection pools' validation queries (SELECT 1 FROM DUAL), on a sharded keyspace or none."""
     for database in ("customer", None):

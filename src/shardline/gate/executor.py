@@ -4,6 +4,7 @@ the plan; a route to one shard with the client's text unchanged relays the shard
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import time
@@ -24,6 +25,7 @@ from shardline.gate.planner.classify import (
     unwrap_versioned_comments,
 )
 from shardline.gate.planner.normalize import ShapeNormalizer
+from shardline.gate.planner.parse import parse
 from shardline.gate.planner.shape import Shape
 from shardline.gate.pool import DEFAULT_PIPELINE_DEPTH
 from shardline.gate.prepared import PLANNED_KINDS, PreparedQuery, prepare_query
@@ -70,6 +72,7 @@ _INFORMATION_SCHEMA = re.compile(r"(?i)\binformation_schema\s*\.")
 _SYNTAX_ERROR = 1064
 # Variables the gate itself owns instead of passing them to MySQL.
 _GATE_VARIABLES = frozenset({"autocommit", "transaction_mode", "workload", "ddl_strategy", "sql_select_limit"})
+_NO_SELECT_LIMIT = 18446744073709551615  # sql_select_limit's DEFAULT
 
 
 class Executor:
@@ -172,6 +175,8 @@ class Executor:
             relay = None
         if not session.autocommit and not session.in_transaction:
             session.in_transaction = True  # autocommit=0: every statement opens (or joins) a transaction
+        if session.select_limit >= 0 and kind is K.SELECT:
+            relay = None  # sql_select_limit: the gate cuts the rows (a shard must not: a merge needs them all)
         vcursor = SessionVCursor(self, session, sql)
         root = plan.root
         targets = await plan.relay_shards(vcursor, bind_vars) if relay is not None else None
@@ -193,6 +198,8 @@ class Executor:
             result = await root.execute(vcursor, bind_vars)
             if relay is not None:  # a statement with LAST_INSERT_ID() bound never takes the fast path
                 self.fast.learn(session, plan, sql, bind_vars, prepared)
+            if session.select_limit >= 0 and not _has_top_level_limit(plan.sql):
+                del result.rows[session.select_limit:]
         elif session.in_transaction:
             result = await root.execute(vcursor, bind_vars)
         else:
@@ -343,7 +350,7 @@ class Executor:
     async def _set(self, session: Session, sql: str) -> Result:
         """Applies a SET whole or not at all: the session's new settings are tried on a backend connection
         (and put on its open transactions' connections) before the statement is answered."""
-        before = (dict(session.system_settings), session.autocommit, session.transaction_mode)
+        before = (dict(session.system_settings), session.autocommit, session.transaction_mode, session.select_limit)
         try:
             for item in parse_set(sql):
                 await self._set_item(session, item)
@@ -353,7 +360,7 @@ class Executor:
         except ShardlineError:
             for name in set(session.system_settings) | set(before[0]):
                 session.set_setting(name, before[0].get(name))
-            session.autocommit, session.transaction_mode = before[1], before[2]
+            session.autocommit, session.transaction_mode, session.select_limit = before[1], before[2], before[3]
             raise
         return Result()
 
@@ -370,6 +377,8 @@ class Executor:
                 raise InvalidArgument(
                     f"invalid transaction_mode '{value}': use single or multi", code=1231,
                     sqlstate="42000") from None
+        elif item.name == "sql_select_limit":
+            session.select_limit = _select_limit(item.value)
         elif item.name in _GATE_VARIABLES:
             return
         elif item.name == "next transaction":
@@ -483,6 +492,27 @@ def _bind_session_values(normalized: str, session: Session, bind_vars: dict[str,
             return f"{before}:{name} AS `{match.group(2)}`"
         return f"{before}:{name}"
     return _SESSION_VALUE.sub(replace, normalized)
+
+
+def _select_limit(value: str) -> int:
+    """sql_select_limit's value as the session keeps it (-1 for DEFAULT: no limit)."""
+    text = value.strip().strip("'\"")
+    if text.upper() == "DEFAULT":
+        return -1
+    if not text.isdigit():
+        raise InvalidArgument("Incorrect argument type to variable 'sql_select_limit'", code=1232, sqlstate="42000")
+    number = int(text)
+    return -1 if number >= _NO_SELECT_LIMIT else number
+
+
+@functools.lru_cache(maxsize=1024)
+def _has_top_level_limit(normalized: str) -> bool:
+    """Whether a SELECT (or UNION) has its own LIMIT, which sql_select_limit does not override."""
+    try:
+        statement = parse(normalized)
+    except MySQLError:
+        return False
+    return statement.args.get("limit") is not None
 
 
 def _outside_transaction(session: Session, target: Target | None = None) -> Session:

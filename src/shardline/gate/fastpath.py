@@ -483,9 +483,10 @@ def _transaction_statement(text: bytes) -> str | None:
 
 
 def _eligible(session: Session) -> bool:
-    """A session whose next statement may take the fast path: no shard target, and either a transaction open or
-    autocommit on (with autocommit off, the ordinary path opens the transaction)."""
-    return not session.target.shard and (session.in_transaction or session.autocommit)
+    """A session whose next statement may take the fast path: no shard target, no sql_select_limit, and either a
+    transaction open or autocommit on (with autocommit off, the ordinary path opens the transaction)."""
+    return (not session.target.shard and session.select_limit < 0
+            and (session.in_transaction or session.autocommit))
 
 
 def _param_value_index(name: str) -> int | None:

@@ -105,6 +105,7 @@ class Session:
     settings_sql: str = ""  # the one SET statement that applies them; also how pooled connections are matched
     last_insert_id: int = 0
     warnings: int = 0
+    select_limit: int = -1  # sql_select_limit: rows a top-level SELECT without LIMIT returns at most (-1: all)
     # The backend connections running one of its statements now (on the ordinary path), for KILL QUERY; copies
     # of the session made for nested statements share it.
     running: set[PooledConnection] = field(default_factory=set)
