@@ -355,7 +355,8 @@ class Executor:
             for item in parse_set(sql):
                 await self._set_item(session, item)
             if session.system_settings != before[0]:
-                await self.scatter.apply_settings(session)
+                if set(before[0]) <= set(session.system_settings):  # nothing dropped: one SET brings them up to date
+                    await self.scatter.apply_settings(session)
                 await show.run_on_any_shard(self, _outside_transaction(session), "SELECT 1")
         except ShardlineError:
             for name in set(session.system_settings) | set(before[0]):

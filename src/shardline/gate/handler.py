@@ -159,4 +159,3 @@ class GateHandler(Handler):
     def _sync_status(self, conn: ServerConnection) -> None:
         conn.in_transaction = self.session.in_transaction
         conn.autocommit = self.session.autocommit
-

@@ -176,7 +176,8 @@ class ScatterConn:
     @staticmethod
     async def apply_settings(session: Session) -> None:
         """Puts the session's settings on the connections of its open transactions, as MySQL applies a SET at
-        once (pooled connections get them when next lent). A return to server defaults waits for the pool."""
+        once (pooled connections get them when next lent). Only for settings that add to or change what those
+        connections carry: a dropped one needs a reset, which waits for the pool."""
         if not session.settings_sql:
             return
         for order in _COMMIT_SEQUENCE:
