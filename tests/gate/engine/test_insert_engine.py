@@ -264,6 +264,11 @@ async def test_insert_select_routes_the_selected_rows_with_sequence_values_and_l
     assert result.rows_affected == 3
     assert await dml.all_rows(dml.customer, "select order_id from corder where sku = 'moved'") == [
         (b"9201",), (b"9202",), (b"9203",)]
+    result, _ = await dml.run("insert into corder (customer_id, sku, order_id) select customer_id, 'last', "
+                              "order_id + 200 from corder where sku = 'src'")  # the auto_increment column last
+    assert result.rows_affected == 3
+    assert await dml.all_rows(dml.customer, "select order_id from corder where sku = 'last'") == [
+        (b"9301",), (b"9302",), (b"9303",)]
     result, _ = await dml.run("insert into corder (customer_id, sku) select customer_id, sku from corder where 1 = 0")
     assert result.rows_affected == 0
     with pytest.raises(MySQLError, match="Column count doesn't match"):

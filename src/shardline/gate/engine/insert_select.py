@@ -20,12 +20,12 @@ if TYPE_CHECKING:
 
 
 class InsertSelect(Primitive):
-    """``columns``: the INSERT's columns, the auto_increment column last if the statement leaves it out (then
-    the SELECT gives one value fewer); ``prefix`` and ``suffix`` frame the VALUES tuples (ON DUPLICATE KEY
-    UPDATE ... in the suffix)."""
+    """``columns``: the INSERT's columns, the auto_increment column last if the statement leaves it out; the
+    SELECT gives the first ``selected`` of them. ``prefix`` and ``suffix`` frame the VALUES tuples (ON
+    DUPLICATE KEY UPDATE ... in the suffix)."""
 
     def __init__(self, select: Primitive, variant: InsertVariant, table: Table, columns: tuple[str, ...],
-                 prefix: str, suffix: SQLTemplate, *, ignore: bool = False) -> None:
+                 selected: int, prefix: str, suffix: SQLTemplate, *, ignore: bool = False) -> None:
         self.select = select
         self.variant = variant
         self.table = table
@@ -35,7 +35,7 @@ class InsertSelect(Primitive):
         self.ignore = ignore
         auto = table.auto_increment
         self._auto = columns.index(auto.column.lower()) if auto is not None else None
-        self._selected = len(columns) - (1 if auto is not None and auto.column.lower() not in columns[:-1] else 0)
+        self._selected = selected
 
     @property
     def keyspace(self) -> str:

@@ -90,6 +90,7 @@ def _plan_insert_select(stmt: exp.Insert, source: exp.Expression, table: Table, 
                         sharded: bool, replace: bool) -> InsertSelect:
     columns = _columns(stmt, table)
     names = [c.name.lower() for c in columns]
+    selected = len(names)
     if table.auto_increment is not None and table.auto_increment.column.lower() not in names:
         columns.append(exp.to_identifier(table.auto_increment.column, quoted=True))
         names.append(table.auto_increment.column.lower())
@@ -109,7 +110,7 @@ def _plan_insert_select(stmt: exp.Insert, source: exp.Expression, table: Table, 
     prefix, suffix = _prefix_and_suffix(values, columns, replace)
     select = plan_query(source, ctx)
     return InsertSelect(select, InsertVariant.SHARDED if sharded else InsertVariant.UNSHARDED, table,
-                        tuple(names), prefix, SQLTemplate(suffix),
+                        tuple(names), selected, prefix, SQLTemplate(suffix),
                         ignore=bool(stmt.args.get("ignore")) or conflict is not None)
 
 
