@@ -1,7 +1,8 @@
 """The gate's own client connections as SQL sees them: ``SHOW [FULL] PROCESSLIST`` and ``KILL``.
 
-Both cover the connections of the asking user to this gate process (connection ids are per process). A
-statement on the fast path (a point query, over in well under a millisecond) is not seen by either."""
+Both cover the connections of the asking user to this gate process (with several workers, ids are unique
+across them, but each worker sees only its own). A statement on the fast path (a point query, over in well
+under a millisecond) is not seen by either."""
 
 from __future__ import annotations
 
