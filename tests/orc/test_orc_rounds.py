@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator
 
@@ -60,7 +61,7 @@ async def test_the_first_round_checks_every_shard_at_once_and_unchanged_rounds_s
         await orc.stop()
     first, second = [at for at, _, _ in seen[:3]], [at for at, _, _ in seen[6:9]]
     assert max(first) - min(first) < 0.3, seen
-    assert all(0.35 < later - earlier < 0.8 for earlier, later in zip(second, second[1:])), seen
+    assert all(0.35 < later - earlier < 0.8 for earlier, later in itertools.pairwise(second)), seen
     assert {shard: uids for _, shard, uids in seen[:3]} == {shard: [uid] for shard, uid in SHARDS.items()}
 
 

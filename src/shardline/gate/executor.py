@@ -24,6 +24,7 @@ from shardline.gate.planner.classify import (
     leading_words,
     unwrap_versioned_comments,
 )
+from shardline.gate.planner.lock import LOCK_FUNCTION, lock_keyspace
 from shardline.gate.planner.normalize import ShapeNormalizer
 from shardline.gate.planner.parse import parse
 from shardline.gate.planner.shape import Shape
@@ -59,6 +60,8 @@ _CONNECTION_STATE = {
                    "sessions (for mariadb-dump use --single-transaction or --skip-lock-tables)",
     K.PREPARE: _SQL_PREPARE_REFUSED, K.EXECUTE: _SQL_PREPARE_REFUSED, K.DEALLOCATE: _SQL_PREPARE_REFUSED,
 }
+_TEMPORARY_TABLE = re.compile(r"(?i)\s*(?:(CREATE)(?:\s+OR\s+REPLACE)?|DROP)\s+TEMPORARY\s+TABLE\b")
+_GET_LOCK = re.compile(r"(?i)\bGET_LOCK\s*\(")
 _GLOBAL_LOCK = re.compile(r"(?i)\bWITH\s+READ\s+LOCK\b|\bFOR\s+EXPORT\b")
 _DEFAULT_CHARSETS = ("utf8mb4", "'utf8mb4'", "utf8mb4 collate utf8mb4_general_ci",
                      "'utf8mb4' collate 'utf8mb4_general_ci'", "utf8", "'utf8'", "utf8mb3", "'utf8mb3'")
@@ -315,9 +318,19 @@ class Executor:
         if kind is K.FLUSH and _GLOBAL_LOCK.search(sql):
             raise Unsupported("FLUSH ... WITH READ LOCK / FOR EXPORT is not supported: a pooled backend "
                               "connection would keep the lock for other sessions")
+        if kind is K.DO and LOCK_FUNCTION.search(sql):
+            return await self._do_lock(session, sql)
         if kind in _UNSHARDED_PASSTHROUGH:
             return await self._unsharded_passthrough(session, sql, kind)
         raise Unsupported(f"{kind.value} statements are not supported by the gate")
+
+    async def _do_lock(self, session: Session, sql: str) -> Result:
+        """``DO GET_LOCK(...)`` / ``DO RELEASE_LOCK(...)``: on the session's lock connection, as SELECTs of
+        named-lock functions run (``engine.lock``)."""
+        keyspace = lock_keyspace(self.serving.vschema, session.target.keyspace)
+        shard = session.target.shard if keyspace == session.target.keyspace else ""
+        vcursor = SessionVCursor(self, session, sql)
+        return await vcursor.execute_lock(keyspace, shard, sql, acquires=bool(_GET_LOCK.search(sql)))
 
     def use(self, session: Session, target_text: str) -> None:
         """``USE ks``, ``USE ks@replica``, ``USE ks:-80`` (and COM_INIT_DB)."""
@@ -450,11 +463,33 @@ class Executor:
         shards = self.serving.shards(keyspace, "primary")
         if session.target.shard and keyspace == session.target.keyspace:
             shards = [s for s in shards if s.name == session.target.shard]
-        if session.in_transaction:
-            await self.scatter.commit(session)  # DDL commits implicitly in MySQL
+        temporary = _TEMPORARY_TABLE.match(sql)
+        if temporary:
+            await self._reserve_for_temporary_table(session, keyspace, shards, create=bool(temporary.group(1)))
+        elif session.in_transaction:
+            await self.scatter.commit(session)  # DDL commits implicitly in MySQL (temporary tables aside)
         primary_session = dataclasses.replace(session, target=Target(keyspace, "primary", session.target.shard))
         results = await self.scatter.execute(primary_session, [(s, sql) for s in shards])
         return Result(rows_affected=sum(r.rows_affected for r in results))
+
+    async def _reserve_for_temporary_table(self, session: Session, keyspace: str, shards: list[ShardTarget],
+                                           *, create: bool) -> None:
+        """A temporary table lives on one MariaDB connection: the session reserves one to the keyspace's primary
+        and runs all its later statements there (only unsharded keyspaces: in a sharded one the planner would
+        route the table's rows by a VSchema that does not know it)."""
+        if self.serving.vschema.find_keyspace(keyspace).sharded:
+            raise Unsupported(f"temporary tables are supported only in unsharded keyspaces; '{keyspace}' is "
+                              f"sharded")
+        for shard in shards:
+            key = (shard.keyspace, shard.name)
+            if key in session.reserved_sessions:
+                continue
+            if not create:
+                return  # DROP TEMPORARY TABLE of a session with none there: MariaDB says 1051 on a pooled one
+            if key in session.shard_sessions:
+                raise Unsupported("CREATE TEMPORARY TABLE in a transaction that already ran a statement on "
+                                  f"{keyspace}/{shard.name} is not supported: create it before BEGIN")
+            await self.scatter.reserve(session, shard)
 
     async def _unsharded_passthrough(self, session: Session, sql: str, kind: StatementKind) -> Result | bytes:
         keyspace = session.target.keyspace

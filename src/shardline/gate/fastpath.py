@@ -37,7 +37,8 @@ each once the one before has committed (a failure part-way names the shards comm
 them at once.
 
 Whatever is unusual leaves the statement to the ordinary path, which gives the same answer: autocommit off
-outside a transaction, a shard target (``USE ks:-80``), session settings no idle pooled connection carries, a
+outside a transaction, a shard target (``USE ks:-80``), a session with a reserved connection (temporary
+tables), session settings no idle pooled connection carries, a
 primary failover being buffered, no idle pooled connection, a value the vindex maps to no single keyspace id;
 a transaction with savepoints, or one that a new shard would take past ``transaction_mode`` single, or one
 with consistent-lookup pre/post transactions when it ends; BEGIN inside a transaction (it commits the open one
@@ -273,7 +274,7 @@ class FastPath:
             session.begin_statement = "BEGIN"
             sink.answer_ok(session, statement)
             return True
-        if session.pre_sessions or session.post_sessions:
+        if session.pre_sessions or session.post_sessions or session.reserved_sessions:
             return False
         if not session.shard_sessions:  # nothing reached a shard: the transaction ends at the gate
             ScatterConn.release_all(session)
@@ -483,9 +484,10 @@ def _transaction_statement(text: bytes) -> str | None:
 
 
 def _eligible(session: Session) -> bool:
-    """A session whose next statement may take the fast path: no shard target, no sql_select_limit, and either a
-    transaction open or autocommit on (with autocommit off, the ordinary path opens the transaction)."""
-    return (not session.target.shard and session.select_limit < 0
+    """A session whose next statement may take the fast path: no shard target, no sql_select_limit, no reserved
+    connection (temporary tables), and either a transaction open or autocommit on (with autocommit off, the
+    ordinary path opens the transaction)."""
+    return (not session.target.shard and session.select_limit < 0 and not session.reserved_sessions
             and (session.in_transaction or session.autocommit))
 
 

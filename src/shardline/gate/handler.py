@@ -147,6 +147,7 @@ class GateHandler(Handler):
 
     async def on_reset_connection(self, conn: ServerConnection) -> None:
         await self.executor.scatter.rollback(self.session)
+        self.executor.scatter.end_session(self.session)
         self.statements.clear()
         fresh = Session(conn.connection_id, conn.user, transaction_mode=self.session.transaction_mode)
         fresh.target = self.session.target
@@ -155,6 +156,7 @@ class GateHandler(Handler):
 
     async def on_close(self, conn: ServerConnection) -> None:
         await self.executor.scatter.rollback(self.session)  # a client gone mid-transaction is rolled back
+        self.executor.scatter.end_session(self.session)
 
     def _sync_status(self, conn: ServerConnection) -> None:
         conn.in_transaction = self.session.in_transaction

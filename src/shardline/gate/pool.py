@@ -29,6 +29,7 @@ class PooledConnection:
     prepared: dict[str, PreparedStatement] = field(default_factory=dict)  # SQL text -> backend statement
     shared: int = 0
     answered_at: float = 0.0  # when its last pipelined command was answered (the fast path's clock)
+    reserved: bool = False  # one session's alone, outside the pool's slots (``TabletPool.reserve``)
 
     def release(self) -> None:
         self.pool.put(self)
@@ -74,6 +75,21 @@ class TabletPool:
             if conn is not None:  # settings half applied (a SET MariaDB refused): not for anyone else
                 asyncio.get_running_loop().create_task(conn.connection.close())
             raise
+
+    async def reserve(self, settings_sql: str = "") -> PooledConnection:
+        """A new connection for one session alone (Vitess's reserved connection: a session's named locks live
+        on it), outside the pool's ``size``; ``release`` closes it."""
+        if self._closed:
+            raise ShardlineError(f"connection pool to {self.host}:{self.port} is closed")
+        conn = PooledConnection(await self._connect(), self, reserved=True)
+        try:
+            if settings_sql:
+                await conn.connection.query(settings_sql)
+        except BaseException:
+            asyncio.get_running_loop().create_task(conn.connection.close())
+            raise
+        conn.settings_sql = settings_sql
+        return conn
 
     def try_idle(self, settings_sql: str = "") -> PooledConnection | None:
         """An idle connection already carrying exactly ``settings_sql``, lent at once; None if there is none
@@ -175,7 +191,11 @@ class TabletPool:
 
     def put(self, conn: PooledConnection) -> None:
         """Takes a connection (or one pipelined lend of it) back; a broken one, one left inside a transaction,
-        or one with commands still unanswered (a client gone mid-transaction), is closed instead."""
+        or one with commands still unanswered (a client gone mid-transaction), is closed instead, and so is a
+        reserved one."""
+        if conn.reserved:
+            asyncio.get_running_loop().create_task(conn.connection.close())
+            return
         if conn.shared:
             conn.shared -= 1
             if conn.shared:

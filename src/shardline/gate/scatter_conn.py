@@ -26,6 +26,7 @@ T = TypeVar("T")
 MAX_PREPARED_PER_CONNECTION: Final = 256
 _COMMIT_SEQUENCE: Final = (CommitOrder.PRE, CommitOrder.NORMAL, CommitOrder.POST)
 _SERVER_LOST: Final = 2013  # CR_SERVER_LOST
+_LOCKS_LOST: Final = 1105  # ER_UNKNOWN_ERROR
 
 
 class ScatterConn:
@@ -73,6 +74,11 @@ class ScatterConn:
         tablet_type = session.target.tablet_type
         start = time.perf_counter()
         try:
+            reserved = (session.reserved_sessions.get((target.keyspace, target.name))
+                        if session.reserved_sessions and tablet_type == "primary" else None)
+            if reserved is not None and not session.in_transaction and (
+                    order is CommitOrder.NORMAL and not reserved.connection.connection.in_transaction):
+                return await self._on_reserved(session, reserved, op)
             if session.in_transaction and tablet_type == "primary":
                 shard_session = await self._shard_session(session, target, order)
                 async with shard_session.lock:  # one statement at a time on a transaction's connection
@@ -89,6 +95,59 @@ class ScatterConn:
         finally:
             self.metrics.observe_shard_query(target.keyspace, target.name, tablet_type, time.perf_counter() - start)
 
+    async def execute_lock(self, session: Session, target: ShardTarget, sql: str, *, acquires: bool) -> Result:
+        """Runs a statement of named-lock functions on the session's lock connection to the shard's primary,
+        reserved by the first one that ``acquires`` (GET_LOCK), so that a lock, its release and the session's
+        end meet on one MariaDB connection. Before that, nothing is held: a pooled connection answers. A lock
+        connection that closed, or whose tablet is no longer the primary, has lost the session's locks: the
+        statement fails with an error that says so, and the next one starts afresh."""
+        key = (target.keyspace, target.name)
+        conn = session.lock_connections.get(key)
+        if conn is not None and (conn.connection.closed or not self.gateway.is_primary(target, conn)):
+            del session.lock_connections[key]
+            conn.release()
+            raise Unavailable(f"the named locks of this session on {target.keyspace}/{target.name} were lost: "
+                              f"{'its lock connection closed' if conn.connection.closed else 'the primary changed'}"
+                              f"; they are no longer held", code=_LOCKS_LOST, sqlstate="HY000")
+        if conn is None:
+            if not acquires:
+                return await self.gateway.execute(target, "primary", session.settings_sql,
+                                                  lambda c: _tracked(session, c, _query_op(sql)))
+            conn = session.lock_connections[key] = await self.gateway.reserve(target, session.settings_sql)
+        elif conn.settings_sql != session.settings_sql and session.settings_sql:
+            await conn.connection.query(session.settings_sql)
+            conn.settings_sql = session.settings_sql
+        return await _tracked(session, conn, _query_op(sql))
+
+    async def reserve(self, session: Session, target: ShardTarget) -> None:
+        """Gives the session a reserved connection to the shard's primary (it creates a temporary table there),
+        unless it has one; an open transaction on the shard moves onto it once the transaction ends."""
+        key = (target.keyspace, target.name)
+        if key not in session.reserved_sessions:
+            conn = await self.gateway.reserve(target, session.settings_sql)
+            session.reserved_sessions[key] = ShardSession(target, conn)
+
+    async def _on_reserved(self, session: Session, reserved: ShardSession,
+                           op: Callable[[PooledConnection], Awaitable[T]]) -> T:
+        _check_reserved(session, reserved)
+        async with reserved.lock:
+            pooled = reserved.connection
+            if session.settings_sql and pooled.settings_sql != session.settings_sql:
+                await pooled.connection.query(session.settings_sql)
+                pooled.settings_sql = session.settings_sql
+            return await _tracked(session, pooled, op)
+
+    @staticmethod
+    def end_session(session: Session) -> None:
+        """The client's session ended (or was reset): its reserved and lock connections close, which drops its
+        temporary tables and releases its named locks. Its transactions are rolled back before."""
+        connections = [s.connection for s in session.reserved_sessions.values()]
+        connections += session.lock_connections.values()
+        session.reserved_sessions.clear()
+        session.lock_connections.clear()
+        for conn in connections:
+            conn.release()
+
     async def _shard_session(self, session: Session, target: ShardTarget, order: CommitOrder) -> ShardSession:
         key = (target.keyspace, target.name)
         sessions = session.sessions_for(order)
@@ -97,7 +156,12 @@ class ScatterConn:
             return existing
         if order is CommitOrder.NORMAL and sessions and session.transaction_mode is TransactionMode.SINGLE:
             raise _multi_db(list(sessions), [target])
-        conn = await self.gateway.connection(target, "primary", session.settings_sql)
+        reserved = session.reserved_sessions.get(key) if order is CommitOrder.NORMAL else None
+        if reserved is not None:
+            _check_reserved(session, reserved)
+            conn = reserved.connection
+        else:
+            conn = await self.gateway.connection(target, "primary", session.settings_sql)
         try:
             await conn.connection.query(session.begin_statement if order is CommitOrder.NORMAL else "BEGIN")
             if order is CommitOrder.NORMAL:
@@ -193,10 +257,22 @@ class ScatterConn:
         for order in _COMMIT_SEQUENCE:
             sessions = session.sessions_for(order)
             for shard_session in sessions.values():
+                if shard_session.connection.reserved:  # the session's reserved connection: it stays
+                    continue
                 shard_session.connection.release()
             sessions.clear()
         session.savepoints.clear()
         session.in_transaction = False
+
+
+def _check_reserved(session: Session, reserved: ShardSession) -> None:
+    """Raises, once, if the reserved connection closed (a restart, KILL): the session's temporary tables there
+    are gone, and its later statements on the shard take pooled connections again."""
+    if reserved.connection.connection.closed:
+        target = reserved.target
+        session.reserved_sessions.pop((target.keyspace, target.name), None)
+        raise Unavailable(f"the reserved connection of this session to {target.keyspace}/{target.name} closed: "
+                          f"its temporary tables there are gone", code=_SERVER_LOST, sqlstate="HY000")
 
 
 def _lost_shards(session: Session) -> list[ShardSession]:

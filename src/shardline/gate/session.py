@@ -109,6 +109,13 @@ class Session:
     # The backend connections running one of its statements now (on the ordinary path), for KILL QUERY; copies
     # of the session made for nested statements share it.
     running: set[PooledConnection] = field(default_factory=set)
+    # Its reserved connections for named locks (GET_LOCK ...), per (keyspace, shard): Vitess's lock session.
+    # Copies of the session share it too.
+    lock_connections: dict[tuple[str, str], PooledConnection] = field(default_factory=dict)
+    # Its reserved connections to unsharded keyspaces' primaries once it created a temporary table there, per
+    # (keyspace, shard): every later statement of the session on that shard runs on it, until the session
+    # ends (Vitess's reserved connections). Copies of the session share it.
+    reserved_sessions: dict[tuple[str, str], ShardSession] = field(default_factory=dict)
 
     def sessions_for(self, order: CommitOrder) -> dict[tuple[str, str], ShardSession]:
         """The shard sessions of the transaction that commits in ``order``."""

@@ -61,6 +61,17 @@ class TabletGateway:
         failover buffer while the shard has no serving primary)."""
         return await self._connect(await self._serving(target, tablet_type), settings_sql)
 
+    async def reserve(self, target: ShardTarget, settings_sql: str = "") -> PooledConnection:
+        """A reserved connection (``TabletPool.reserve``) to the shard's serving primary."""
+        return await self._pool(await self._serving(target, "primary")).reserve(settings_sql)
+
+    def is_primary(self, target: ShardTarget, conn: PooledConnection) -> bool:
+        """Whether ``conn`` still reaches the shard's serving primary."""
+        try:
+            return self._pool(self.pick(target, "primary")) is conn.pool
+        except Unavailable:
+            return False
+
     async def execute(self, target: ShardTarget, tablet_type: str, settings_sql: str,
                       op: Callable[[PooledConnection], Awaitable[T]]) -> T:
         """Runs ``op`` on a pooled connection outside any transaction. A primary that turned read-only or cannot

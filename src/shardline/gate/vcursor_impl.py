@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from shardline.errors import NotFound
+from shardline.gate.engine.lock import LOCK_KEYSPACE_ID
 from shardline.gate.engine.sqltemplate import SQLTemplate
 from shardline.vindexes.base import CommitOrder
 
@@ -59,6 +60,16 @@ class SessionVCursor:
         target = self.shard_for_keyspace_id(keyspace, keyspace_id)
         (result,) = await self.execute_on_shards([(target, SQLTemplate(sql).render(bind_vars))])
         return result
+
+    async def execute_lock(self, keyspace: str, shard: str, sql: str, *, acquires: bool) -> Result:
+        serving = self.executor.serving
+        if shard:
+            target = next((s for s in serving.shards(keyspace, "primary") if s.name == shard), None)
+            if target is None:
+                raise NotFound(f"shard '{keyspace}/{shard}' is not serving", code=1105)
+        else:
+            target = serving.shard_for_keyspace_id(keyspace, LOCK_KEYSPACE_ID, "primary")
+        return await self.executor.scatter.execute_lock(self.session, target, sql, acquires=acquires)
 
     async def next_sequence_ids(self, sequence: Table, count: int) -> int:
         return await self.executor.sequences.next_ids(self, sequence, count)

@@ -315,3 +315,20 @@ def test_unknown_tables_and_keyspaces():
     with pytest.raises(NotFound) as caught:
         plan("SELECT * FROM nowhere.t")
     assert caught.value.code == 1049
+
+
+def test_named_lock_functions_become_a_lock_on_the_keyspaces_lock_shard():
+    for keyspace, expected in (("customer", "customer"), (None, "commerce")):  # none selected: the first by name
+        sql, _ = normalize("SELECT GET_LOCK('l', 10), RELEASE_LOCK('m') AS r")
+        plan = build_plan(sql, VSCHEMA, keyspace=keyspace)
+        assert plan.root.describe() == {"OperatorType": "Lock", "Keyspace": expected,
+                                        "TargetDestination": "KeyspaceID(00)", "Query": sql}
+        assert plan.root.acquires
+    sql, _ = normalize("select is_free_lock('l')")
+    lock = build_plan(sql, VSCHEMA, keyspace="customer", shard="80-").root
+    assert not lock.acquires and lock.describe()["TargetDestination"] == "Shard(80-)"
+    for statement in ("SELECT GET_LOCK('l', 1), 2", "SELECT GET_LOCK('l', 1) FROM customer",
+                      "DELETE FROM customer WHERE RELEASE_ALL_LOCKS()", "SELECT COALESCE(GET_LOCK('l', 1))",
+                      "SELECT product.sku FROM product WHERE IS_USED_LOCK('l')"):
+        with pytest.raises(Unsupported, match="named-lock functions"):
+            build_plan(normalize(statement)[0], VSCHEMA, keyspace="commerce")

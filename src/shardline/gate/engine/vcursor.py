@@ -56,5 +56,9 @@ class VCursor(Protocol):
     ) -> Result:
         """Runs a statement on the shard of ``keyspace`` that holds ``keyspace_id``, in the session's transaction."""
 
+    async def execute_lock(self, keyspace: str, shard: str, sql: str, *, acquires: bool) -> Result:
+        """Runs named-lock functions on the session's lock connection (``engine.lock``) to the primary of
+        ``shard``, or of the keyspace's lock shard when ``shard`` is ''."""
+
     async def next_sequence_ids(self, sequence: Table, count: int) -> int:
         """Reserves ``count`` consecutive values of a sequence table and returns the first."""

@@ -15,6 +15,7 @@ from shardline.gate.planner.classify import StatementKind, classify
 from shardline.gate.planner.context import PlanContext
 from shardline.gate.planner.dml import plan_dml, plan_replace
 from shardline.gate.planner.dml_sequence import plan_next_values
+from shardline.gate.planner.lock import LOCK_FUNCTION, plan_lock
 from shardline.gate.planner.parse import parse, too_deep
 from shardline.gate.planner.plan import Plan
 from shardline.gate.planner.select import plan_query
@@ -32,6 +33,8 @@ def build_plan(
     Raises Unsupported (1235) for what cannot be planned correctly, MySQL's 1064 for a syntax error.
     """
     kind = classify(normalized_sql)
+    if LOCK_FUNCTION.search(normalized_sql):
+        return Plan(kind, normalized_sql, plan_lock(parse(normalized_sql), normalized_sql, vschema, keyspace, shard))
     if shard:
         if not keyspace:
             raise Unsupported("a shard target needs a keyspace")
