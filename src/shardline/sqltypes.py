@@ -84,6 +84,7 @@ class Result:
     insert_id: int = 0
     warnings: int = 0
     info: str = ""
+    found_rows: int | None = None  # of a SELECT SQL_CALC_FOUND_ROWS: its rows without the LIMIT
 
 
 def to_python(field_type: int, value: bytes | None) -> Any:

@@ -585,3 +585,46 @@ def test_kill_query_interrupts_a_statement_and_keeps_its_connection(e2e_cluster:
         for conn in (holder, victim, admin):
             conn.close()
 
+
+
+@pytest.mark.parametrize("keyspace,table", [("customer", "corder"), ("commerce", "product")])
+def test_row_count_and_found_rows_are_the_sessions(e2e_cluster: ClusterThread, keyspace: str, table: str):
+    """As MariaDB counts them: ROW_COUNT() the rows the last statement changed (-1 after rows returned, 0 after
+    SET or BEGIN), FOUND_ROWS() the rows of the last SELECT, without its LIMIT under SQL_CALC_FOUND_ROWS."""
+    conn = e2e_cluster.connect(keyspace)
+    key, other = ("order_id", "qty") if table == "corder" else ("sku", "price")
+    ids = [f"'rc-{i}'" if table == "product" else str(9100 + i) for i in range(5)]
+    where = f"{key} IN ({', '.join(ids)})"
+    try:
+        rows(conn, f"DELETE FROM {table} WHERE {where}")
+        values = ", ".join(f"({i}, {i}, 1)" if table == "corder" else f"({i}, 'x', 1)" for i in ids)
+        columns = "order_id, customer_id, qty" if table == "corder" else "sku, description, price"
+        rows(conn, f"INSERT INTO {table} ({columns}) VALUES {values}")
+        assert rows(conn, "SELECT ROW_COUNT()") == [(5,)]
+        rows(conn, f"UPDATE {table} SET {other} = 2 WHERE {key} IN ({ids[0]}, {ids[1]})")
+        assert rows(conn, "SELECT ROW_COUNT()") == [(2,)]
+        for _ in range(3):  # the fast path answers the point select after the first time
+            assert rows(conn, f"SELECT {other} FROM {table} WHERE {key} = {ids[0]}") == [(2,)]
+            assert rows(conn, "SELECT ROW_COUNT(), 7") == [(-1, 7)]
+            assert rows(conn, "SELECT FOUND_ROWS()") == [(1,)]  # the row of the SELECT just before
+        assert len(rows(conn, f"SELECT {key} FROM {table} WHERE {where}")) == 5
+        rows(conn, "SET @rc = 1")
+        assert rows(conn, "SELECT ROW_COUNT()") == [(0,)]
+        assert rows(conn, "SELECT FOUND_ROWS()") == [(1,)]  # the SELECT ROW_COUNT() counts as the last SELECT
+        first_two = [(9100,), (9101,)] if table == "corder" else [("rc-0",), ("rc-1",)]
+        assert rows(conn, f"SELECT SQL_CALC_FOUND_ROWS {key} FROM {table} WHERE {where} ORDER BY {key} "
+                          "LIMIT 2") == first_two
+        nothing = f"DELETE FROM {table} WHERE {key} = {'-1' if table == 'corder' else repr('none')}"
+        rows(conn, nothing)
+        assert rows(conn, "SELECT FOUND_ROWS()") == [(5,)]  # a DELETE between does not change it
+        rows(conn, nothing)
+        assert rows(conn, "SELECT ROW_COUNT()") == [(0,)]
+        assert rows(conn, f"SELECT SQL_CALC_FOUND_ROWS {other}, COUNT(*) FROM {table} WHERE {where} "
+                          f"GROUP BY {other} ORDER BY {other} LIMIT 1") == [(1, 3)]
+        assert rows(conn, "SELECT FOUND_ROWS()") == [(2,)]  # two groups
+        rows(conn, "BEGIN")
+        assert rows(conn, "SELECT ROW_COUNT()") == [(0,)]
+        rows(conn, "COMMIT")
+    finally:
+        rows(conn, f"DELETE FROM {table} WHERE {where}")
+        conn.close()

@@ -43,6 +43,7 @@ from shardline.mysql.resultset import (
     build_column,
     build_text_row,
     concat_result_sets,
+    count_rows,
     decode_responses,
     parse_column,
     parse_text_row,
@@ -245,6 +246,14 @@ def test_concat_result_sets_declines_what_is_not_one_result_set() -> None:
     assert concat_result_sets([more + ok, rows]) is None
     assert concat_result_sets([rows, rows[:-3]]) is None  # cut short: no final EOF
     assert concat_result_sets([rows, _response([fields[0], Field("b")], [(b"1", b"2")])]) is None  # 1 and 2 columns
+
+
+def test_count_rows_counts_a_result_sets_rows_as_received() -> None:
+    fields = [Field("id", FieldType.LONG), Field("c")]
+    big = b"z" * (BIG + 10)  # one row over two packets
+    assert count_rows(_response(fields, [(b"9", big)] + [(str(i).encode(), b"x") for i in range(300)])) == 301
+    assert count_rows(_response(fields, [])) == 0
+    assert count_rows(frame(build_ok(3, 0, ServerStatus.AUTOCOMMIT), 1)[0]) == 0  # not a result set
 
 
 TYPED_VALUES = [

@@ -66,13 +66,14 @@ _GLOBAL_LOCK = re.compile(r"(?i)\bWITH\s+READ\s+LOCK\b|\bFOR\s+EXPORT\b")
 _DEFAULT_CHARSETS = ("utf8mb4", "'utf8mb4'", "utf8mb4 collate utf8mb4_general_ci",
                      "'utf8mb4' collate 'utf8mb4_general_ci'", "utf8", "'utf8'", "utf8mb3", "'utf8mb3'")
 LAST_INSERT_ID_BIND = "__lastInsertId"
-# Values the session holds, not a backend connection: LAST_INSERT_ID(), DATABASE(), CONNECTION_ID() and the gate's
-# own variables.
+# Values the session holds, not a backend connection: LAST_INSERT_ID(), DATABASE(), CONNECTION_ID(), ROW_COUNT(),
+# FOUND_ROWS() and the gate's own variables.
 _SESSION_VALUE = re.compile(
-    r"(?i)(\bSELECT\s+|,\s*)?(\b(last_insert_id|database|schema|connection_id)\s*\(\s*\)"
+    r"(?i)(\bSELECT\s+|,\s*)?(\b(last_insert_id|database|schema|connection_id|row_count|found_rows)\s*\(\s*\)"
     r"|@@(?:session\.|local\.)?(autocommit|transaction_mode)\b)(?=(\s*(?:,|\bFROM\b|;|$))?)")
 _INFORMATION_SCHEMA = re.compile(r"(?i)\binformation_schema\s*\.")
 _SYNTAX_ERROR = 1064
+_OK_HEADER = 0x00
 # Variables the gate itself owns instead of passing them to MySQL.
 _GATE_VARIABLES = frozenset({"autocommit", "transaction_mode", "workload", "ddl_strategy", "sql_select_limit"})
 _NO_SELECT_LIMIT = 18446744073709551615  # sql_select_limit's DEFAULT
@@ -107,6 +108,7 @@ class Executor:
             else:
                 plan_kind = kind.value
                 outcome = await self._execute_other(session, sql, kind)
+            _note_outcome(session, kind, outcome)
         except ShardlineError as exc:
             error = await self.scatter.after_failure(session, exc)
             self.metrics.count_error(error.code)
@@ -250,8 +252,10 @@ class Executor:
         try:
             bind_vars = query.bind_vars(params)
             if query.kind not in _PLANNED:
-                return await self._execute_other(session, SQLTemplate(query.parameterized).render(bind_vars),
-                                                 query.kind)
+                other = await self._execute_other(session, SQLTemplate(query.parameterized).render(bind_vars),
+                                                  query.kind)
+                _note_outcome(session, query.kind, other)
+                return other
             bind_vars.update(query.literals)
 
             def relay(target: ShardTarget) -> Awaitable[bytes]:
@@ -259,6 +263,7 @@ class Executor:
 
             plan_kind, outcome = await self._run_plan(session, query.sql, query.kind, query.normalized, bind_vars,
                                                       relay, query)
+            _note_outcome(session, query.kind, outcome)
             return outcome
         except ShardlineError as exc:
             error = await self.scatter.after_failure(session, exc)
@@ -506,6 +511,25 @@ class Executor:
                           f"shard target (USE keyspace:shard)")
 
 
+def _note_outcome(session: Session, kind: StatementKind, outcome: Result | bytes) -> None:
+    """What ROW_COUNT() and FOUND_ROWS() say after a statement, as MariaDB counts: rows changed, or -1 after
+    rows returned; a SELECT's rows (without LIMIT under SQL_CALC_FOUND_ROWS), counted from a relayed response
+    only if asked."""
+    if isinstance(outcome, bytes):
+        if outcome[4] == _OK_HEADER:
+            session.row_count = parse_ok(outcome[4:]).affected_rows
+            return
+        session.row_count = -1
+        if kind is K.SELECT:
+            session.last_select = outcome
+    elif outcome.fields:
+        session.row_count = -1
+        if kind is K.SELECT:
+            session.last_select = outcome.found_rows if outcome.found_rows is not None else len(outcome.rows)
+    else:
+        session.row_count = outcome.rows_affected
+
+
 def _bind_session_values(normalized: str, session: Session, bind_vars: dict[str, Any]) -> str:
     """Replaces the session's values (see ``_SESSION_VALUE``) by bind variables holding them; a bare select
     expression keeps its column name."""
@@ -520,6 +544,10 @@ def _bind_session_values(normalized: str, session: Session, bind_vars: dict[str,
             name, value = LAST_INSERT_ID_BIND, session.last_insert_id
         elif function == "connection_id":
             name, value = "__vtconnection_id", session.connection_id
+        elif function == "row_count":
+            name, value = "__vtrow_count", session.row_count
+        elif function == "found_rows":
+            name, value = "__vtfound_rows", session.found_rows()
         else:
             name, value = "__vtdbname", session.target.keyspace or None
         bind_vars[name] = value

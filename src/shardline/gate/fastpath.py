@@ -632,6 +632,9 @@ class FastQuery:
         elif self.begin_error is not None:
             self.set_exception(self.begin_error)
         else:
+            session = self.session
+            assert session is not None
+            session.row_count, session.last_select = -1, response  # FOUND_ROWS() counts it if asked
             self._finish(None)
             self.conn.send_raw(response)
             self.conn.fast_path_done()
@@ -678,6 +681,7 @@ class FastQuery:
         if fast.querylog.has_subscribers:
             fast.log(session, self.sql, self.sql, shards or [], elapsed, error)
         if error is None:
+            session.row_count = 0
             conn.send_ok()
         else:
             fast.metrics.count_error(error.code)
@@ -784,8 +788,10 @@ class FastScatter:
         if fast.querylog.has_subscribers:
             fast.log(session, self.sql, route.plan_type, [shard.name for shard in route.shards], elapsed, error)
         if raw is not None:
+            session.row_count, session.last_select = -1, raw
             self.conn.send_raw(raw)
         elif result is not None:
+            session.row_count, session.last_select = -1, len(result.rows)
             self.conn.send_result(result, binary=self.binary)
         else:
             assert error is not None

@@ -13,6 +13,7 @@ from typing import Final
 from shardline.errors import InvalidArgument, ShardlineError
 from shardline.gate.engine.vcursor import ShardTarget
 from shardline.gate.pool import PooledConnection
+from shardline.mysql.resultset import count_rows
 from shardline.vindexes.base import CommitOrder
 
 LOCK_DEADLOCK: Final = 1213  # ER_LOCK_DEADLOCK: InnoDB rolled the whole transaction back
@@ -104,6 +105,10 @@ class Session:
     system_settings: dict[str, str] = field(default_factory=dict)
     settings_sql: str = ""  # the one SET statement that applies them; also how pooled connections are matched
     last_insert_id: int = 0
+    row_count: int = 0  # ROW_COUNT(): the rows the last statement changed, -1 after one that returned rows
+    # FOUND_ROWS(): the row count of the last SELECT (SQL_CALC_FOUND_ROWS: without its LIMIT), or the response
+    # it relayed, counted when asked
+    last_select: int | bytes = 0
     warnings: int = 0
     select_limit: int = -1  # sql_select_limit: rows a top-level SELECT without LIMIT returns at most (-1: all)
     # The backend connections running one of its statements now (on the ordinary path), for KILL QUERY; copies
@@ -116,6 +121,11 @@ class Session:
     # (keyspace, shard): every later statement of the session on that shard runs on it, until the session
     # ends (Vitess's reserved connections). Copies of the session share it.
     reserved_sessions: dict[tuple[str, str], ShardSession] = field(default_factory=dict)
+
+    def found_rows(self) -> int:
+        """FOUND_ROWS() of the session."""
+        last = self.last_select
+        return last if isinstance(last, int) else count_rows(last)
 
     def sessions_for(self, order: CommitOrder) -> dict[tuple[str, str], ShardSession]:
         """The shard sessions of the transaction that commits in ``order``."""

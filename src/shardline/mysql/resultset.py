@@ -197,6 +197,23 @@ def concat_result_sets(responses: Sequence[bytes]) -> bytes | None:
     return bytes(out)
 
 
+def count_rows(data: bytes) -> int:
+    """The number of rows of one plain result set as received, text or binary (0 for anything else)."""
+    span = _rows_span(data)
+    if span is None:
+        return 0
+    pos, final = span
+    count = 0
+    continued = False
+    while pos < final:
+        n = data[pos] | data[pos + 1] << 8 | data[pos + 2] << 16
+        if not continued:
+            count += 1
+        continued = n == MAX_PAYLOAD_CHUNK
+        pos += 4 + n
+    return count
+
+
 def _rows_span(data: bytes) -> tuple[int, int] | None:
     """Where a single result set's rows start and where its final EOF packet starts; None for anything else."""
     end = len(data)

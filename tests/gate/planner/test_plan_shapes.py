@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -298,7 +299,7 @@ def test_plan_metadata():
             "WITH ROLLUP",
         ),
         ("SELECT name INTO @n FROM customer ORDER BY name LIMIT 1", "SELECT ... INTO"),
-        ("SELECT SQL_CALC_FOUND_ROWS name FROM customer LIMIT 1", "SQL_CALC_FOUND_ROWS"),
+        ("SELECT t.name FROM (SELECT SQL_CALC_FOUND_ROWS name FROM customer LIMIT 1) AS t", "SQL_CALC_FOUND_ROWS"),
     ],
 )
 def test_what_cannot_be_planned_correctly_is_refused(sql: str, message: str):
@@ -332,3 +333,20 @@ def test_named_lock_functions_become_a_lock_on_the_keyspaces_lock_shard():
                       "SELECT product.sku FROM product WHERE IS_USED_LOCK('l')"):
         with pytest.raises(Unsupported, match="named-lock functions"):
             build_plan(normalize(statement)[0], VSCHEMA, keyspace="commerce")
+
+
+def test_sql_calc_found_rows_runs_the_query_and_a_count_without_its_limit():
+    for sql, count in (
+            ("SELECT SQL_CALC_FOUND_ROWS name FROM customer WHERE tier = 1 ORDER BY name LIMIT 10",
+             "SELECT COUNT(*) FROM customer WHERE tier = :v1"),
+            ("SELECT SQL_CALC_FOUND_ROWS tier, COUNT(*) FROM customer GROUP BY tier LIMIT 1",
+             "SELECT COUNT(*) FROM (SELECT tier, COUNT(*) FROM customer GROUP BY tier) AS __found_rows")):
+        normalized, _ = normalize(sql)
+        root = build_plan(normalized, VSCHEMA, keyspace="customer").root
+        assert root.describe() == {"OperatorType": "SQL_CALC_FOUND_ROWS"}
+        limit, counted = root.inputs()
+        assert "SQL_CALC_FOUND_ROWS" not in json.dumps(limit.describe())
+        assert build_plan(normalize(count)[0], VSCHEMA, keyspace="customer").root.describe() == counted.describe()
+    with pytest.raises(Unsupported, match="SQL_CALC_FOUND_ROWS"):
+        build_plan(normalize("SELECT SQL_CALC_FOUND_ROWS name FROM customer UNION SELECT 1")[0], VSCHEMA,
+                   keyspace="customer")

@@ -8,9 +8,11 @@ from sqlglot import exp
 
 from shardline.errors import MySQLError, Unsupported
 from shardline.gate.engine.base import Primitive
+from shardline.gate.engine.found_rows import SQLCalcFoundRows
 from shardline.gate.engine.route import Route
 from shardline.gate.engine.routing import RouteVariant, Routing
 from shardline.gate.engine.sqltemplate import SQLTemplate
+from shardline.gate.planner.astutil import generate
 from shardline.gate.planner.classify import StatementKind, classify
 from shardline.gate.planner.context import PlanContext
 from shardline.gate.planner.dml import plan_dml, plan_replace
@@ -21,6 +23,9 @@ from shardline.gate.planner.plan import Plan
 from shardline.gate.planner.select import plan_query
 from shardline.vindexes.vschema import VSchema
 
+# SQL_CALC_FOUND_ROWS as the statement's first modifier (MariaDB refuses it anywhere but the outer SELECT)
+_CALC_FOUND_ROWS = re.compile(r"(?i)(\s*SELECT\s+(?:(?:ALL|DISTINCT|DISTINCTROW|HIGH_PRIORITY|STRAIGHT_JOIN|"
+                              r"SQL_\w+_RESULT|SQL_(?:NO_)?CACHE)\s+)*)SQL_CALC_FOUND_ROWS\b")
 _LIST_BIND = re.compile(r"(?<![:\w])::([A-Za-z_]\w*)")
 
 
@@ -46,6 +51,8 @@ def build_plan(
         return Plan(kind, normalized_sql, route)
     if kind != StatementKind.SELECT and not kind.is_dml:
         raise Unsupported(f"{kind.value} statements are not planned by the query planner")
+    if kind == StatementKind.SELECT and _CALC_FOUND_ROWS.match(normalized_sql):
+        return _plan_calc_found_rows(normalized_sql, vschema, keyspace, shard)
     parse_text, list_binds = _list_binds_as_scalars(normalized_sql)
     if kind in (StatementKind.REPLACE, StatementKind.SELECT):  # REPLACE and NEXT VALUES: sqlglot cannot parse
         early = PlanContext(vschema, keyspace, normalized_sql, frozenset(list_binds))
@@ -69,6 +76,28 @@ def build_plan(
             return _unsharded_passthrough(kind, normalized_sql, keyspace)
         raise too_deep() from None
     return Plan(kind, normalized_sql, root, tuple(ctx.tables_used))
+
+
+def _plan_calc_found_rows(sql: str, vschema: VSchema, keyspace: str | None, shard: str | None) -> Plan:
+    """``SELECT SQL_CALC_FOUND_ROWS ...``: the statement without the modifier, and a COUNT(*) of its rows
+    without ORDER BY and LIMIT (of the query as a derived table where it groups, aggregates or is DISTINCT)."""
+    limit_sql = _CALC_FOUND_ROWS.sub(r"\1", sql, count=1)
+    query = parse(limit_sql)
+    if not isinstance(query, exp.Select):
+        raise Unsupported("SQL_CALC_FOUND_ROWS is supported only in the SELECT of a whole statement (not a UNION)")
+    query.set("order", None)
+    query.set("limit", None)
+    query.set("offset", None)
+    count_star = exp.Count(this=exp.Star())
+    if query.args.get("group") or query.args.get("having") or query.args.get("distinct") or any(
+            item.find(exp.AggFunc, exp.Window) for item in query.expressions):
+        counted: exp.Expression = exp.select(count_star).from_(query.subquery("__found_rows"))
+    else:
+        counted = query.select(count_star, append=False)
+    limit_plan = build_plan(limit_sql, vschema, keyspace=keyspace, shard=shard)
+    count_plan = build_plan(generate(counted), vschema, keyspace=keyspace, shard=shard)
+    return Plan(StatementKind.SELECT, sql, SQLCalcFoundRows(limit_plan.root, count_plan.root),
+                tuple(dict.fromkeys(limit_plan.tables + count_plan.tables)))
 
 
 def _plan_select(statement: exp.Expression, ctx: PlanContext, list_binds: set[str]) -> Primitive:
