@@ -724,6 +724,32 @@ def derived_table(p: Params) -> Query:
     )
 
 
+@read(20)
+def common_table_expression(p: Params) -> Query:
+    return p.pick(
+        [
+            q(
+                f"WITH t AS (SELECT customer_id, name FROM customer WHERE tier = {p.tier()}) "
+                f"SELECT t.customer_id, t.name FROM t WHERE t.customer_id > {p.customer_id()}"
+            ),
+            q(
+                "WITH totals AS (SELECT customer_id, SUM(qty * price) AS total FROM corder GROUP BY customer_id) "
+                "SELECT MAX(totals.total) AS top, COUNT(*) AS n FROM totals"
+            ),
+            q(f"WITH c AS (SELECT * FROM customer WHERE customer_id = {p.customer_id()}) SELECT c.name FROM c"),
+            q(
+                f"WITH picked AS (SELECT customer_id FROM customer WHERE tier = {p.tier()}), "
+                "again AS (SELECT customer_id FROM picked) "
+                "SELECT COUNT(*) AS n FROM corder WHERE customer_id IN (SELECT customer_id FROM again)"
+            ),
+            q(
+                f"WITH big AS (SELECT order_id, customer_id FROM corder WHERE qty > {p.qty()}) "
+                "SELECT c.name, big.order_id FROM customer c JOIN big ON big.customer_id = c.customer_id"
+            ),
+        ]
+    )
+
+
 # The reference table, no table, and errors MariaDB raises.
 
 

@@ -289,7 +289,7 @@ def test_plan_metadata():
         ),
         ("SELECT c.name FROM customer c RIGHT JOIN commerce.product p ON p.sku = c.name", "RIGHT JOIN"),
         ("SELECT * FROM customer c JOIN commerce.product p ON p.sku = c.name", "authoritative column list"),
-        ("WITH x AS (SELECT 1) SELECT * FROM customer", "WITH"),
+        ("WITH RECURSIVE x AS (SELECT 1) SELECT * FROM customer", "WITH RECURSIVE"),
         ("SHOW TABLES", "SHOW"),
         ("SELECT DISTINCT customer_id FROM corder ORDER BY order_id LIMIT 5", "unselected expression"),
         ("SELECT tier, COUNT(*) FROM customer GROUP BY tier WITH ROLLUP", "WITH ROLLUP"),
@@ -350,3 +350,21 @@ def test_sql_calc_found_rows_runs_the_query_and_a_count_without_its_limit():
     with pytest.raises(Unsupported, match="SQL_CALC_FOUND_ROWS"):
         build_plan(normalize("SELECT SQL_CALC_FOUND_ROWS name FROM customer UNION SELECT 1")[0], VSCHEMA,
                    keyspace="customer")
+
+
+def test_a_common_table_expression_is_planned_as_the_derived_table_it_stands_for():
+    def described(sql: str) -> dict[str, Any]:
+        return json.loads(json.dumps(build_plan(normalize(sql)[0], VSCHEMA, keyspace="customer").describe()))
+
+    with_cte = described("WITH t AS (SELECT customer_id, COUNT(*) AS n FROM corder GROUP BY customer_id) "
+                         "SELECT MAX(t.n) FROM t")
+    derived = described("SELECT MAX(t.n) FROM (SELECT customer_id, COUNT(*) AS n FROM corder GROUP BY customer_id) "
+                        "AS t")
+    assert with_cte["Instructions"] == derived["Instructions"]
+    point = described("WITH c AS (SELECT * FROM customer WHERE customer_id = 5) SELECT c.name FROM c")["Instructions"]
+    assert point["Variant"] == "EqualUnique" and point["Query"].startswith("WITH c AS")  # the client's text
+    for sql, message in (("WITH RECURSIVE r AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM r WHERE n < 3) "
+                          "SELECT n FROM r", "RECURSIVE"),
+                         ("WITH t(a) AS (SELECT name FROM customer) SELECT t.a FROM t", "column list")):
+        with pytest.raises(Unsupported, match=message):
+            build_plan(normalize(sql)[0], VSCHEMA, keyspace="customer")

@@ -15,6 +15,7 @@ from shardline.gate.engine.sqltemplate import SQLTemplate
 from shardline.gate.planner.astutil import generate
 from shardline.gate.planner.classify import StatementKind, classify
 from shardline.gate.planner.context import PlanContext
+from shardline.gate.planner.cte import inline_ctes
 from shardline.gate.planner.dml import plan_dml, plan_replace
 from shardline.gate.planner.dml_sequence import plan_next_values
 from shardline.gate.planner.lock import LOCK_FUNCTION, plan_lock
@@ -101,6 +102,7 @@ def _plan_calc_found_rows(sql: str, vschema: VSchema, keyspace: str | None, shar
 
 
 def _plan_select(statement: exp.Expression, ctx: PlanContext, list_binds: set[str]) -> Primitive:
+    statement = inline_ctes(statement)
     ctx.name_select = _first_select(statement)
     return plan_query(statement, ctx, text=ctx.sql if not list_binds else None)
 

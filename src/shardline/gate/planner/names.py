@@ -22,9 +22,18 @@ _MODIFIERS = frozenset(
 
 
 def select_item_texts(sql: str) -> list[str]:
-    """The texts of the first SELECT's items, in order (leading parentheses of a UNION branch skipped)."""
+    """The texts of the first SELECT's items, in order (a leading WITH clause and the leading parentheses of a
+    UNION branch skipped)."""
     tokens = tokenize(sql)
     i = 0
+    if tokens and tokens[0].token_type == T.WITH:  # to the query after the last CTE's closing parenthesis
+        depth, i = 0, 1
+        while i < len(tokens):
+            kind = tokens[i].token_type
+            if depth == 0 and kind in (T.SELECT, T.L_PAREN) and tokens[i - 1].token_type == T.R_PAREN:
+                break
+            depth += 1 if kind == T.L_PAREN else -1 if kind == T.R_PAREN else 0
+            i += 1
     while i < len(tokens) and tokens[i].token_type == T.L_PAREN:
         i += 1
     if i >= len(tokens) or tokens[i].token_type != T.SELECT:

@@ -37,10 +37,9 @@ def plan_query(query: exp.Expression, ctx: PlanContext, *, text: str | None = No
 
 def plan_select(select: exp.Select, ctx: PlanContext, *, text: str | None) -> Primitive:
     """A SELECT block: pull-outs, then one route, a multi-shard route with gate work, or a join."""
-    if select.args.get("with_"):
-        raise Unsupported(
-            "WITH (common table expressions) is supported only in queries on one unsharded keyspace"
-        )
+    if select.args.get("with_"):  # a nested WITH (the statement's own are inlined by build_plan)
+        raise Unsupported("WITH (common table expressions) inside a subquery is supported only in queries on one "
+                          "unsharded keyspace")
     clause = analyze_from(select, ctx, [])
     pullouts = _pull_out_subqueries(select, clause, ctx)
     if pullouts:
