@@ -724,6 +724,17 @@ def derived_table(p: Params) -> Query:
     )
 
 
+@read(10)
+def bitwise_aggregates(p: Params) -> Query:
+    return p.pick(
+        [
+            q("SELECT BIT_OR(qty) AS o, BIT_AND(qty) AS a, BIT_XOR(qty) AS x FROM corder"),
+            q(f"SELECT BIT_OR(qty), BIT_AND(qty), BIT_XOR(qty) FROM corder WHERE qty > {p.qty() + 100}"),  # none
+            q("SELECT tier, BIT_OR(customer_id), BIT_XOR(customer_id) FROM customer GROUP BY tier"),
+        ]
+    )
+
+
 @read(20)
 def common_table_expression(p: Params) -> Query:
     return p.pick(

@@ -72,3 +72,18 @@ async def test_partial_sums_and_averages_combine_like_one_server(
     )
     assert [row[:3] for row in combined.rows] == whole.rows
     assert [f.decimals for f in combined.fields[:2]] == [f.decimals for f in whole.fields[:2]]
+
+
+@pytest.mark.parametrize("parts", [[["5", "12"], ["3"]], [["7"], []], [[], []]])
+async def test_partial_bitwise_aggregates_combine_like_one_server(sharded_env: ShardedEnv, parts: list[list[str]]):
+    def table(values: list[str]) -> str:
+        rows = " UNION ALL ".join(f"SELECT {v} AS v" for v in values or ["NULL"])
+        return f"({rows}) AS t" + ("" if values else " WHERE 1 = 0")
+
+    partials = [await sharded_env.reference_query(f"SELECT BIT_AND(v), BIT_OR(v), BIT_XOR(v) FROM {table(part)}")
+                for part in parts]
+    ops = (AggregateOp.BIT_AND, AggregateOp.BIT_OR, AggregateOp.BIT_XOR)
+    aggregate = Aggregate(Fetched(partials), (), tuple(AggregateColumn(op, i) for i, op in enumerate(ops)))
+    whole = await sharded_env.reference_query(
+        f"SELECT BIT_AND(v), BIT_OR(v), BIT_XOR(v) FROM {table([v for part in parts for v in part])}")
+    assert (await aggregate.execute(None, {})).rows == whole.rows

@@ -8,6 +8,7 @@ its rows: counts are summed, AVG is a SUM and a COUNT column) or raw rows (a joi
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from enum import StrEnum
@@ -55,6 +56,9 @@ class AggregateOp(StrEnum):
     COUNT_DISTINCT = "count_distinct"
     SUM_DISTINCT = "sum_distinct"
     GROUP_CONCAT = "group_concat"  # partial GROUP_CONCATs joined with ``separator``
+    BIT_AND = "bit_and"  # partial BIT_AND / BIT_OR / BIT_XOR values (unsigned 64-bit) combined the same way
+    BIT_OR = "bit_or"
+    BIT_XOR = "bit_xor"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,14 @@ class AggregateColumn:
 _COUNTS: Final = frozenset(
     {AggregateOp.COUNT_STAR, AggregateOp.COUNT, AggregateOp.SUM_COUNT, AggregateOp.COUNT_DISTINCT}
 )
+
+
+# Each bitwise aggregate's combination and its value over no rows, as MariaDB gives it.
+_BITWISE: Final = {
+    AggregateOp.BIT_AND: (operator.and_, (1 << 64) - 1),
+    AggregateOp.BIT_OR: (operator.or_, 0),
+    AggregateOp.BIT_XOR: (operator.xor, 0),
+}
 
 
 class Aggregate(RowOperator):
@@ -142,6 +154,11 @@ def _compute(agg: AggregateColumn, fields: list[Field], rows: list[Row], bind_va
         return joined[:GROUP_CONCAT_MAX_LEN] if values else None
     if op == AggregateOp.SUM_COUNT:
         return str(sum(int(v) for v in values)).encode()
+    if op in _BITWISE:
+        combine, combined = _BITWISE[op]
+        for value in values:
+            combined = combine(combined, int(value))
+        return str(combined).encode()
     if op in (AggregateOp.COUNT_DISTINCT, AggregateOp.SUM_DISTINCT):
         distinct: dict[Any, bytes] = {}
         key = value_key(fields, column, agg.extra)

@@ -11,6 +11,8 @@ rows (merge-sort, limit, aggregate, filter, distinct).
 
 from __future__ import annotations
 
+from typing import Final
+
 from sqlglot import exp
 
 from shardline.errors import Unsupported
@@ -41,6 +43,12 @@ from shardline.gate.planner.names import column_names
 from shardline.gate.planner.routebuild import make_route
 from shardline.gate.planner.routes import RouteCandidate
 from shardline.gate.planner.values import bind_value
+
+_BITWISE: Final[dict[type[exp.Expression], AggregateOp]] = {
+    exp.BitwiseAndAgg: AggregateOp.BIT_AND,
+    exp.BitwiseOrAgg: AggregateOp.BIT_OR,
+    exp.BitwiseXorAgg: AggregateOp.BIT_XOR,
+}
 
 
 def plan_multi_shard(
@@ -216,6 +224,8 @@ class _Aggregation:
             count_ref = self.columns.add(exp.Count(this=argument.copy()))
             self.aggregates.append(AggregateColumn(AggregateOp.AVG_PARTIAL, ref, count_ref))
             return exp.Sum(this=argument.copy())
+        elif type(node) in _BITWISE:  # each shard's partial value, combined the same way at the gate
+            self.aggregates.append(AggregateColumn(_BITWISE[type(node)], ref))
         elif isinstance(node, exp.GroupConcat) and not isinstance(argument, exp.Order):
             # Each shard concatenates its rows of the group; the gate joins those with the same separator.
             given = node.args.get("separator")
