@@ -473,7 +473,8 @@ def test_mariadb_dump_through_the_gate_and_back(e2e_cluster: ClusterThread, tmp_
         assert rows(conn, "SELECT * FROM dumped ORDER BY id") == [(1, "it's"), (2, None), (3, "ünï")]
         # What a pooled connection would keep for other sessions is refused; UNLOCK TABLES has nothing to do.
         for statement in ("LOCK TABLES dumped READ", "FLUSH TABLES WITH READ LOCK",
-                          "PREPARE s FROM 'SELECT 1'", "EXECUTE s"):
+                          "PREPARE s FROM 'SELECT 1'", "EXECUTE s", "HANDLER dumped OPEN",
+                          "SET STATEMENT max_statement_time = 1 FOR SELECT 1"):
             with pytest.raises(pymysql.err.NotSupportedError) as info:
                 rows(conn, statement)
             assert info.value.args[0] == 1235, statement

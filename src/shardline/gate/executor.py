@@ -59,6 +59,9 @@ _CONNECTION_STATE = {
     K.LOCK_TABLES: "LOCK TABLES is not supported: a pooled backend connection would keep the locks for other "
                    "sessions (for mariadb-dump use --single-transaction or --skip-lock-tables)",
     K.PREPARE: _SQL_PREPARE_REFUSED, K.EXECUTE: _SQL_PREPARE_REFUSED, K.DEALLOCATE: _SQL_PREPARE_REFUSED,
+    K.HANDLER: "HANDLER is not supported: the open handler would stay on a pooled backend connection",
+    K.SET_STATEMENT: "SET STATEMENT ... FOR is not supported; SET the variable for the session, run the "
+                     "statement, and SET it back",
 }
 _TEMPORARY_TABLE = re.compile(r"(?i)\s*(?:(CREATE)(?:\s+OR\s+REPLACE)?|DROP)\s+TEMPORARY\s+TABLE\b")
 _GET_LOCK = re.compile(r"(?i)\bGET_LOCK\s*\(")

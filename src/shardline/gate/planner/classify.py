@@ -27,11 +27,13 @@ class StatementKind(StrEnum):
     SAVEPOINT_ROLLBACK = "SAVEPOINT_ROLLBACK"
     RELEASE = "RELEASE"
     SET = "SET"
+    SET_STATEMENT = "SET_STATEMENT"  # MariaDB's SET STATEMENT var = value FOR statement
     USE = "USE"
     SHOW = "SHOW"
     EXPLAIN = "EXPLAIN"
     VEXPLAIN = "VEXPLAIN"
     LOCK_TABLES = "LOCK_TABLES"
+    HANDLER = "HANDLER"
     UNLOCK_TABLES = "UNLOCK_TABLES"
     FLUSH = "FLUSH"
     KILL = "KILL"
@@ -67,7 +69,7 @@ _BY_FIRST_WORD = {
     "EXPLAIN": K.EXPLAIN, "DESCRIBE": K.EXPLAIN, "DESC": K.EXPLAIN, "VEXPLAIN": K.VEXPLAIN,
     "LOCK": K.LOCK_TABLES, "UNLOCK": K.UNLOCK_TABLES, "FLUSH": K.FLUSH, "KILL": K.KILL, "CALL": K.CALL,
     "PREPARE": K.PREPARE, "EXECUTE": K.EXECUTE, "DEALLOCATE": K.DEALLOCATE, "XA": K.XA, "LOAD": K.LOAD,
-    "DO": K.DO,
+    "DO": K.DO, "HANDLER": K.HANDLER,
     "ANALYZE": K.ADMIN, "OPTIMIZE": K.ADMIN, "REPAIR": K.ADMIN, "CHECK": K.ADMIN, "CHECKSUM": K.ADMIN,
     "GRANT": K.ADMIN, "REVOKE": K.ADMIN, "STOP": K.ADMIN, "RESET": K.ADMIN, "CHANGE": K.ADMIN,
 }  # fmt: skip
@@ -104,6 +106,8 @@ def classify(sql: str) -> StatementKind:
         return K.SAVEPOINT_ROLLBACK
     if kind == K.BEGIN and words[0] == "START" and words[1:2] != ["TRANSACTION"]:
         return K.ADMIN  # START SLAVE / START REPLICA
+    if kind == K.SET and words[1:2] == ["STATEMENT"]:
+        return K.SET_STATEMENT
     return kind
 
 
