@@ -724,6 +724,19 @@ def derived_table(p: Params) -> Query:
     )
 
 
+@read(15)
+def group_concat_distinct(p: Params) -> Query:
+    return p.pick(
+        [
+            q(f"SELECT GROUP_CONCAT(DISTINCT tier) AS tiers FROM customer WHERE customer_id < {p.customer_id()}"),
+            q("SELECT tier, GROUP_CONCAT(DISTINCT name ORDER BY name DESC SEPARATOR '|') AS names FROM customer "
+              "GROUP BY tier", casefold=True),
+            q(f"SELECT customer_id, GROUP_CONCAT(DISTINCT sku ORDER BY sku) AS skus, COUNT(*) AS n FROM corder "
+              f"WHERE qty > {p.qty()} GROUP BY customer_id"),
+        ]
+    )
+
+
 @read(10)
 def bitwise_aggregates(p: Params) -> Query:
     return p.pick(

@@ -24,18 +24,20 @@ from shardline.gate.engine.numbers import (
     format_number,
     to_number,
 )
-from shardline.gate.engine.ordering import row_key, value_key
+from shardline.gate.engine.ordering import TEXT_TYPES, row_key, value_key
 from shardline.sqltypes import (
     BINARY_CHARSET,
     DECIMAL_TYPES,
     FLOAT_TYPES,
     INTEGER_TYPES,
+    UTF8MB4_GENERAL_CI,
     Field,
     FieldType,
     Result,
     Row,
 )
 
+_GROUP_CONCAT_LENGTH: Final = 16_777_216  # the column length MariaDB gives GROUP_CONCAT's result
 GROUP_CONCAT_MAX_LEN: Final = 1_048_576  # MariaDB's default group_concat_max_len: where a merged one is cut
 _NOT_NULL_FLAG: Final = 1
 _BINARY_FLAG: Final = 128
@@ -56,6 +58,7 @@ class AggregateOp(StrEnum):
     COUNT_DISTINCT = "count_distinct"
     SUM_DISTINCT = "sum_distinct"
     GROUP_CONCAT = "group_concat"  # partial GROUP_CONCATs joined with ``separator``
+    GROUP_CONCAT_DISTINCT = "group_concat_distinct"  # raw values: the distinct ones in order, joined
     BIT_AND = "bit_and"  # partial BIT_AND / BIT_OR / BIT_XOR values (unsigned 64-bit) combined the same way
     BIT_OR = "bit_or"
     BIT_XOR = "bit_xor"
@@ -64,12 +67,14 @@ class AggregateOp(StrEnum):
 @dataclass(frozen=True, slots=True)
 class AggregateColumn:
     """``op`` over ``column``; ``extra`` is the weight-string column (MIN/MAX/DISTINCT of text) or, for
-    AVG_PARTIAL, the partial-count column; ``separator`` is GROUP_CONCAT's (a bind variable once normalized)."""
+    AVG_PARTIAL, the partial-count column; ``separator`` is GROUP_CONCAT's (a bind variable once normalized)
+    and ``descending`` the order of GROUP_CONCAT(DISTINCT)'s values (ascending, as MariaDB gives them)."""
 
     op: AggregateOp
     column: int
     extra: int | None = None
     separator: Expr | None = None
+    descending: bool = False  # GROUP_CONCAT(DISTINCT x ORDER BY x DESC)
 
     def __str__(self) -> str:
         separator = f" SEPARATOR {self.separator}" if self.separator is not None else ""
@@ -147,8 +152,10 @@ def _compute(agg: AggregateColumn, fields: list[Field], rows: list[Row], bind_va
     values = [value for row in rows if (value := row[column]) is not None]
     if op == AggregateOp.COUNT:
         return str(len(values)).encode()
-    if op == AggregateOp.GROUP_CONCAT:
+    if op == AggregateOp.GROUP_CONCAT or op == AggregateOp.GROUP_CONCAT_DISTINCT:
         assert agg.separator is not None
+        if op == AggregateOp.GROUP_CONCAT_DISTINCT:
+            values = _distinct_in_order(fields, rows, agg)
         separator = agg.separator.evaluate(Env(bind_vars))
         joined = (separator.encode() if isinstance(separator, str) else bytes(separator)).join(values)
         return joined[:GROUP_CONCAT_MAX_LEN] if values else None
@@ -189,6 +196,17 @@ def _compute(agg: AggregateColumn, fields: list[Field], rows: list[Row], bind_va
     return _average(total, count, fields[column])
 
 
+def _distinct_in_order(fields: list[Field], rows: list[Row], agg: AggregateColumn) -> list[bytes]:
+    """The column's distinct non-NULL values (the first of equal ones), in the column's order."""
+    key = value_key(fields, agg.column, agg.extra)
+    distinct: dict[Any, bytes] = {}
+    for row in rows:
+        value = row[agg.column]
+        if value is not None:
+            distinct.setdefault(key(row), value)
+    return [distinct[k] for k in sorted(distinct, reverse=agg.descending)]
+
+
 def sum_values(field_type: int, values: list[bytes]) -> Any:
     """The sum of text-protocol values: exact for integers and decimals, a double otherwise (as MySQL sums
     floating point and text)."""
@@ -215,6 +233,10 @@ def _average(total: Any, count: int, field: Field) -> bytes | None:
 
 def _output_field(agg: AggregateColumn, fields: list[Field]) -> Field:
     field = fields[agg.column]
+    if agg.op == AggregateOp.GROUP_CONCAT_DISTINCT:  # a text, as MariaDB types GROUP_CONCAT's
+        return replace(field, type=FieldType.BLOB,
+                       charset=field.charset if field.type in TEXT_TYPES else UTF8MB4_GENERAL_CI,
+                       column_length=_GROUP_CONCAT_LENGTH, decimals=0, flags=0)
     if agg.op in _COUNTS:
         return replace(
             field,

@@ -24,7 +24,7 @@ from shardline.sqltypes import (
 )
 
 _NUMERIC: Final = INTEGER_TYPES | DECIMAL_TYPES | FLOAT_TYPES | {FieldType.NULL}
-_TEXT_TYPES: Final = frozenset(
+TEXT_TYPES: Final = frozenset(
     {FieldType.VARCHAR, FieldType.VAR_STRING, FieldType.STRING, FieldType.TINY_BLOB, FieldType.MEDIUM_BLOB,
      FieldType.LONG_BLOB, FieldType.BLOB, FieldType.JSON, FieldType.ENUM, FieldType.SET}
 )  # fmt: skip
@@ -60,7 +60,7 @@ def value_key(fields: Sequence[Field], column: int, weight_column: int | None) -
             return (0,) if value is None else (1, to_python(kind, value))
 
         return numeric
-    if field.type in _TEXT_TYPES and field.charset != BINARY_CHARSET:
+    if field.type in TEXT_TYPES and field.charset != BINARY_CHARSET:
         if weight_column is not None:
 
             def weighted(row: Row) -> Any:

@@ -85,6 +85,22 @@ def check_supported(select: exp.Select) -> None:
         raise Unsupported("SQL_CALC_FOUND_ROWS across shards is not supported")
 
 
+def _group_concat_distinct(argument: exp.Expression) -> tuple[exp.Expression | None, bool]:
+    """For ``GROUP_CONCAT(DISTINCT x [ORDER BY x [ASC|DESC]])``: ``x`` and whether it is descending."""
+    descending = False
+    if isinstance(argument, exp.Order):
+        ordered = argument.expressions
+        inner = argument.this
+        if (len(ordered) != 1 or not isinstance(inner, exp.Distinct) or len(inner.expressions) != 1
+                or expr_key(ordered[0].this) != expr_key(inner.expressions[0])):
+            return None, False
+        descending = bool(ordered[0].args.get("desc"))
+        argument = inner
+    if isinstance(argument, exp.Distinct) and len(argument.expressions) == 1:
+        return argument.expressions[0], descending
+    return None, False
+
+
 def _limit_values(select: exp.Select, ctx: PlanContext) -> tuple[Expr | None, Expr | None, str]:
     limit, offset = select.args.get("limit"), select.args.get("offset")
     if limit is None:
@@ -202,8 +218,7 @@ class _Aggregation:
     def _aggregate(self, node: exp.Expression, ref: int) -> exp.Expression:
         """Records how the gate combines the aggregate at ``ref``; returns what the shards compute there."""
         argument = node.this
-        distinct = isinstance(argument, exp.Distinct)
-        if distinct:
+        if isinstance(argument, exp.Distinct) and not isinstance(node, exp.GroupConcat):
             if len(argument.expressions) != 1 or not isinstance(node, exp.Count | exp.Sum):
                 raise Unsupported(f"{generate(node)[:200]} across shards is not supported")
             value = argument.expressions[0]
@@ -226,12 +241,21 @@ class _Aggregation:
             return exp.Sum(this=argument.copy())
         elif type(node) in _BITWISE:  # each shard's partial value, combined the same way at the gate
             self.aggregates.append(AggregateColumn(_BITWISE[type(node)], ref))
-        elif isinstance(node, exp.GroupConcat) and not isinstance(argument, exp.Order):
-            # Each shard concatenates its rows of the group; the gate joins those with the same separator.
+        elif isinstance(node, exp.GroupConcat):
             given = node.args.get("separator")
             separator = Const(",") if given is None else bind_value(given)
             if separator is None:
                 raise Unsupported("GROUP_CONCAT across shards needs a literal SEPARATOR")
+            distinct_value, descending = _group_concat_distinct(argument)
+            if distinct_value is not None:  # the shards group by the value too; the gate joins the distinct ones
+                self.extra_group.append(distinct_value.copy())
+                self.aggregates.append(AggregateColumn(AggregateOp.GROUP_CONCAT_DISTINCT, ref,
+                                                       self.columns.weight(distinct_value), separator, descending))
+                return distinct_value.copy()
+            if isinstance(argument, exp.Order | exp.Distinct):
+                raise Unsupported(f"{generate(node)[:200]} across shards is not supported (GROUP_CONCAT with "
+                                  "ORDER BY is supported only as GROUP_CONCAT(DISTINCT x ORDER BY x))")
+            # Each shard concatenates its rows of the group; the gate joins those with the same separator.
             self.aggregates.append(AggregateColumn(AggregateOp.GROUP_CONCAT, ref, separator=separator))
         else:
             raise Unsupported(f"aggregate {generate(node)[:200]} across shards is not supported")
