@@ -632,3 +632,43 @@ def test_row_count_and_found_rows_are_the_sessions(e2e_cluster: ClusterThread, k
     finally:
         rows(conn, f"DELETE FROM {table} WHERE {where}")
         conn.close()
+
+
+def test_writes_to_a_reference_table_with_a_source_go_to_the_source(e2e_cluster: ClusterThread):
+    """Vitess routes DML on a sharded keyspace's reference table to the ``source`` its VSchema names (the copies
+    follow by replication); without a source it stays refused."""
+    from shardline.ctl.schema import apply_vschema
+
+    ts, ctx = e2e_cluster.ts, e2e_cluster.ctx
+    assert ts is not None and ctx is not None
+    commerce, customer = (e2e_cluster.call(ts.get_vschema(ks)) for ks in ("commerce", "customer"))
+    conn = e2e_cluster.connect("customer")
+    try:
+        for keyspace in ("commerce", "customer"):
+            rows(conn, f"CREATE TABLE IF NOT EXISTS {keyspace}.color (code VARCHAR(8) PRIMARY KEY, label VARCHAR(32))")
+        e2e_cluster.call(apply_vschema(ctx, "commerce", {**commerce, "tables": {
+            **commerce["tables"], "color": {"type": "reference"}}}))
+        e2e_cluster.call(apply_vschema(ctx, "customer", {**customer, "tables": {
+            **customer["tables"], "color": {"type": "reference", "source": "commerce.color"}}}))
+        deadline = time.monotonic() + 10
+        while "color" not in e2e_cluster.gate.serving.vschema.find_keyspace("customer").tables:
+            assert time.monotonic() < deadline, "the gate never saw the new VSchema"
+            time.sleep(0.05)
+        rows(conn, "INSERT INTO color (code, label) VALUES ('r', 'red'), ('g', 'green')")
+        rows(conn, "UPDATE color SET label = UPPER(color.label) WHERE color.code = 'r'")
+        rows(conn, "REPLACE INTO color (code, label) VALUES ('b', 'blue')")
+        rows(conn, "DELETE FROM color WHERE code = 'g'")
+        with e2e_cluster.connect("commerce") as source:
+            assert rows(source, "SELECT code, label FROM color ORDER BY code") == [("b", "blue"), ("r", "RED")]
+        for shard in ("-80", "80-"):  # the sharded keyspace's copies were not written
+            with e2e_cluster.connect(f"customer:{shard}") as copy:
+                assert rows(copy, "SELECT COUNT(*) FROM color") == [(0,)]
+        with pytest.raises(pymysql.err.NotSupportedError) as info:  # no source: refused as before
+            rows(conn, "INSERT INTO product (sku, title) VALUES ('ref-1', 'x')")
+        assert "reference table customer.product" in info.value.args[1]
+    finally:
+        e2e_cluster.call(apply_vschema(ctx, "customer", customer))
+        e2e_cluster.call(apply_vschema(ctx, "commerce", commerce))
+        for keyspace in ("commerce", "customer"):
+            rows(conn, f"DROP TABLE IF EXISTS {keyspace}.color")
+        conn.close()

@@ -121,7 +121,6 @@ def test_replace_is_planned_as_an_insert_that_says_replace():
         ("insert into corder values (1, 'x')", InvalidArgument, "should name its columns"),
         ("insert into corder(customer_id, sku) values (1)", MySQLError, "Column count doesn't match"),
         ("insert into corder(customer_id, customer_id) values (1, 2)", MySQLError, "specified twice"),
-        ("insert into country(id) values (1)", Unsupported, "write its source commerce.product"),
         (
             "insert into customer(customer_id, email) values (1, 'x') on duplicate key update email = 'y'",
             Unsupported,
@@ -203,7 +202,6 @@ def test_update_of_an_owned_lookup_column_selects_old_and_new_values():
             "update corder join commerce.product p on p.id = corder.sku set corder.sku = 1",
             "one unsharded keyspace",
         ),
-        ("delete from country where id = 1", "write its source commerce.product"),
     ],
 )
 def test_updates_and_deletes_shardline_cannot_run_correctly_are_refused(sql, message):
@@ -242,3 +240,16 @@ def test_next_values_needs_a_sequence_table():
         plan_next_values(PlanContext(VSCHEMA, None, "select next value from commerce.product"))
     with pytest.raises(NotFound):
         plan_next_values(PlanContext(VSCHEMA, None, "select next value from nowhere"))
+
+
+def test_writes_to_a_reference_table_with_a_source_are_planned_on_the_source():
+    for sql, query in (
+            ("insert into country(id) values (1)", "INSERT INTO commerce.product (id) VALUES (:v1)"),
+            ("delete from country where country.id = 1", "DELETE FROM commerce.product WHERE product.id = :v1"),
+            ("update customer.country set name = 'x' where id = 2",
+             "UPDATE commerce.product SET name = :v1 WHERE id = :v2")):
+        described = plan(sql).describe()
+        assert (described["Keyspace"], described["Query"]) == ("commerce", query)
+    normalized, _ = normalize("replace into country(id) values (1)")
+    assert plan_replace(PlanContext(VSCHEMA, "customer", normalized)).describe()["Query"] == (
+        "REPLACE INTO commerce.product (id) VALUES (:v1)")

@@ -25,13 +25,20 @@ from shardline.gate.planner.routes import TableSource, candidate_for
 from shardline.vindexes.base import LookupVindex
 from shardline.vindexes.vschema import ColumnVindex, Table
 
+_LEADING_INSERT = re.compile(r"^(\s*)INSERT\b", re.IGNORECASE)
 _LEADING_REPLACE = re.compile(
     r"^((?:\s+|/\*.*?\*/|#[^\n]*\n|--\s[^\n]*\n)*)replace\b", re.IGNORECASE | re.DOTALL
 )
 
 
-def plan_dml(statement: exp.Expression, ctx: PlanContext) -> Primitive:
-    """The primitive of a parsed INSERT, UPDATE or DELETE statement."""
+def plan_dml(statement: exp.Expression, ctx: PlanContext, *, replace: bool = False) -> Primitive:
+    """The primitive of a parsed INSERT, UPDATE or DELETE statement (``replace``: a REPLACE parsed as an
+    INSERT)."""
+    on_source = _on_reference_source(statement, ctx, replace)
+    if on_source is not None:
+        return on_source
+    if replace and isinstance(statement, exp.Insert):
+        return plan_insert(statement, ctx, replace=True)
     if isinstance(statement, exp.Insert):
         return plan_insert(statement, ctx)
     if isinstance(statement, exp.Update):
@@ -47,7 +54,45 @@ def plan_replace(ctx: PlanContext) -> Primitive:
     insert = parse(_LEADING_REPLACE.sub(r"\1INSERT", ctx.sql, count=1))
     if not isinstance(insert, exp.Insert):
         raise Unsupported("this REPLACE statement is not supported")
-    return plan_insert(insert, ctx, replace=True)
+    return plan_dml(insert, ctx, replace=True)
+
+
+def _on_reference_source(statement: exp.Expression, ctx: PlanContext, replace: bool) -> Primitive | None:
+    """A write to a reference table of a sharded keyspace whose VSchema names its ``source`` runs on the source
+    table, as Vitess routes it (the copies follow by replication); None for any other statement."""
+    target = _target_table(statement)
+    if target is None:
+        return None
+    table = ctx.find_table(target)
+    if not table.is_reference or not table.source or not ctx.keyspace_of(table).sharded:
+        return None
+    source_keyspace, _, source_name = table.source.partition(".")
+    rewritten = statement.copy()
+    written = _target_table(rewritten)
+    assert written is not None
+    for column in rewritten.find_all(exp.Column):  # columns qualified by the table's name follow it
+        if column.table == written.name and (not column.db or column.db == written.db):
+            column.set("table", exp.to_identifier(source_name))
+            column.set("db", exp.to_identifier(source_keyspace) if column.db else None)
+    written.set("this", exp.to_identifier(source_name))
+    written.set("db", exp.to_identifier(source_keyspace))
+    sql = generate(rewritten)
+    if replace:
+        sql = _LEADING_INSERT.sub(r"\1REPLACE", sql, count=1)
+    on_source = PlanContext(ctx.vschema, ctx.keyspace, sql, ctx.list_binds)
+    primitive = plan_dml(rewritten, on_source, replace=replace)
+    ctx.tables_used.update(on_source.tables_used)
+    return primitive
+
+
+def _target_table(statement: exp.Expression) -> exp.Table | None:
+    """The table an INSERT, UPDATE or DELETE writes (None for a multi-table one, planned elsewhere)."""
+    target = statement.this
+    if isinstance(statement, exp.Insert) and isinstance(target, exp.Schema):
+        target = target.this
+    if isinstance(statement, exp.Update | exp.Delete) and _is_multi_table(statement):
+        return None
+    return target if isinstance(target, exp.Table) else None
 
 
 def _plan_update_or_delete(stmt: exp.Update | exp.Delete, ctx: PlanContext, operator: str) -> DML:
@@ -61,11 +106,9 @@ def _plan_update_or_delete(stmt: exp.Update | exp.Delete, ctx: PlanContext, oper
     keyspace = ctx.keyspace_of(table)
     if not keyspace.sharded:
         return DML(operator, Routing(RouteVariant.UNSHARDED, keyspace.name), query, table)
-    if table.is_reference:
-        hint = f"; write its source {table.source} instead" if table.source else ""
-        raise Unsupported(
-            f"{operator.upper()} of reference table {table.qualified_name} of a sharded keyspace{hint}"
-        )
+    if table.is_reference:  # one with a source was planned on it (_on_reference_source)
+        raise Unsupported(f"{operator.upper()} of reference table {table.qualified_name} of a sharded keyspace, "
+                          "which names no source to write instead")
     where = stmt.args.get("where")
     candidate = candidate_for(
         TableSource(target.alias_or_name, table, target), conjuncts(where.this if where else None), ctx

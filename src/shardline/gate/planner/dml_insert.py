@@ -73,9 +73,9 @@ def plan_insert(stmt: exp.Insert, ctx: PlanContext, *, replace: bool = False) ->
 
 
 def _check_sharded_insert(table: Table, source: exp.Expression, others: list[Table], replace: bool) -> None:
-    if table.is_reference:
-        hint = f"; write its source {table.source} instead" if table.source else ""
-        raise Unsupported(f"INSERT into reference table {table.qualified_name} of a sharded keyspace{hint}")
+    if table.is_reference:  # one with a source was planned on it (dml._on_reference_source)
+        raise Unsupported(f"INSERT into reference table {table.qualified_name} of a sharded keyspace, which names "
+                          "no source to write instead")
     if others and not isinstance(source, QUERY_TYPES):  # an INSERT ... SELECT's tables are its SELECT's plan
         raise Unsupported(f"subqueries in the VALUES of an INSERT into sharded table {table.qualified_name}")
     if replace and table.owned_vindexes:
