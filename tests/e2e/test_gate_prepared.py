@@ -83,3 +83,27 @@ def test_sysbench_point_selects_with_and_without_prepared_statements(e2e_cluster
             assert queries > 100 and errors == 0, run.stdout
     finally:
         subprocess.run(["sysbench", "oltp_point_select", *common, "cleanup"], capture_output=True, timeout=60)
+
+
+def test_prepared_named_locks_and_found_rows_keep_to_the_session(e2e_cluster: ClusterThread):
+    async def scenario() -> None:
+        holder = await connect("127.0.0.1", e2e_cluster.gate_port, "root", "", "customer")
+        other = await connect("127.0.0.1", e2e_cluster.gate_port, "root", "", "customer")
+        try:
+            get_lock = await holder.prepare("SELECT GET_LOCK(?, 0)")
+            release = await holder.prepare("SELECT RELEASE_LOCK(?)")
+            for _ in range(5):
+                assert (await holder.execute(get_lock, ["lk-prepared"])).rows == [(b"1",)]
+                assert (await other.query("SELECT IS_FREE_LOCK('lk-prepared')")).rows == [(b"0",)]
+                assert (await holder.execute(release, ["lk-prepared"])).rows == [(b"1",)]
+            counted = await holder.prepare("SELECT SQL_CALC_FOUND_ROWS customer_id FROM customer "
+                                           "WHERE customer_id > ? ORDER BY customer_id LIMIT 1")
+            total = (await holder.query("SELECT COUNT(*) FROM customer WHERE customer_id > 0")).rows[0][0]
+            assert len((await holder.execute(counted, [0])).rows) == 1
+            assert (await holder.query("SELECT FOUND_ROWS()")).rows == [(total,)]
+            assert (await holder.query("SELECT ROW_COUNT()")).rows == [(b"-1",)]
+        finally:
+            await holder.close()
+            await other.close()
+
+    asyncio.run(scenario())
