@@ -198,3 +198,19 @@ def test_a_deadlock_on_one_shard_rolls_the_transaction_back_on_every_shard(e2e_c
     finally:
         other.close()
         run(conn, "DELETE FROM customer WHERE customer_id IN (2, 3)")
+
+
+def test_concurrent_branches_opening_one_shard_share_its_transaction(e2e_cluster: ClusterThread, conn):
+    """A UNION's branches run concurrently; two that open the transaction on the same shard must end up on one
+    connection, not leave the other one lent out (and open) after COMMIT."""
+    from tests.e2e.test_gate_fastpath import lent
+
+    run(conn, "BEGIN")
+    both = f"SELECT name FROM customer WHERE customer_id = {LOW} UNION ALL SELECT @@sql_mode"  # one shard, maybe twice
+    for _ in range(5):
+        run(conn, both)
+        run(conn, f"SELECT name FROM customer WHERE customer_id = {LOW} UNION ALL "
+                  f"SELECT name FROM customer WHERE customer_id = {LOW}")
+    run(conn, "COMMIT")
+    time.sleep(0.1)
+    assert lent(e2e_cluster) == 0

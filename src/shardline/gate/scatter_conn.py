@@ -157,21 +157,35 @@ class ScatterConn:
         if order is CommitOrder.NORMAL and sessions and session.transaction_mode is TransactionMode.SINGLE:
             raise _multi_db(list(sessions), [target])
         reserved = session.reserved_sessions.get(key) if order is CommitOrder.NORMAL else None
-        if reserved is not None:
-            _check_reserved(session, reserved)
-            conn = reserved.connection
-        else:
-            conn = await self.gateway.connection(target, "primary", session.settings_sql)
+        if reserved is not None:  # the transaction opens on the session's reserved connection
+            async with reserved.lock:
+                opened = sessions.get(key)
+                if opened is not None:  # a concurrent statement of the session opened it meanwhile
+                    return opened
+                _check_reserved(session, reserved)
+                await self._begin(session, reserved.connection, order)
+                shard_session = sessions[key] = ShardSession(target, reserved.connection)
+                return shard_session
+        conn = await self.gateway.connection(target, "primary", session.settings_sql)
         try:
-            await conn.connection.query(session.begin_statement if order is CommitOrder.NORMAL else "BEGIN")
-            if order is CommitOrder.NORMAL:
-                for savepoint in session.savepoints:
-                    await conn.connection.query(savepoint)
+            await self._begin(session, conn, order)
         except BaseException:
             conn.release()
             raise
+        opened = sessions.get(key)
+        if opened is not None:  # a concurrent statement of the session (a UNION's other branch) opened it meanwhile
+            conn.release()  # its own BEGIN is open: the pool closes it
+            return opened
         shard_session = sessions[key] = ShardSession(target, conn)
         return shard_session
+
+    @staticmethod
+    async def _begin(session: Session, conn: PooledConnection, order: CommitOrder) -> None:
+        """Opens the transaction of ``order`` on the connection (replaying the main one's savepoints)."""
+        await conn.connection.query(session.begin_statement if order is CommitOrder.NORMAL else "BEGIN")
+        if order is CommitOrder.NORMAL:
+            for savepoint in session.savepoints:
+                await conn.connection.query(savepoint)
 
     @staticmethod
     def _check_single(session: Session, targets: list[ShardTarget], order: CommitOrder) -> None:

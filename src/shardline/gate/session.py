@@ -109,7 +109,6 @@ class Session:
     # FOUND_ROWS(): the row count of the last SELECT (SQL_CALC_FOUND_ROWS: without its LIMIT), or the response
     # it relayed, counted when asked
     last_select: int | bytes = 0
-    warnings: int = 0
     select_limit: int = -1  # sql_select_limit: rows a top-level SELECT without LIMIT returns at most (-1: all)
     # The backend connections running one of its statements now (on the ordinary path), for KILL QUERY; copies
     # of the session made for nested statements share it.
