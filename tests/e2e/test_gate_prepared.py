@@ -96,13 +96,16 @@ def test_prepared_named_locks_and_found_rows_keep_to_the_session(e2e_cluster: Cl
                 assert (await holder.execute(get_lock, ["lk-prepared"])).rows == [(b"1",)]
                 assert (await other.query("SELECT IS_FREE_LOCK('lk-prepared')")).rows == [(b"0",)]
                 assert (await holder.execute(release, ["lk-prepared"])).rows == [(b"1",)]
-            counted = await holder.prepare("SELECT SQL_CALC_FOUND_ROWS customer_id FROM customer "
-                                           "WHERE customer_id > ? ORDER BY customer_id LIMIT 1")
-            total = (await holder.query("SELECT COUNT(*) FROM customer WHERE customer_id > 0")).rows[0][0]
-            assert len((await holder.execute(counted, [0])).rows) == 1
-            assert (await holder.query("SELECT FOUND_ROWS()")).rows == [(total,)]
+            await holder.query("DELETE FROM corder WHERE order_id BETWEEN 9301 AND 9304")
+            await holder.query("INSERT INTO corder (order_id, customer_id, qty) VALUES "
+                               + ", ".join(f"({i}, {i}, 1)" for i in range(9301, 9305)))  # on both shards
+            counted = await holder.prepare("SELECT SQL_CALC_FOUND_ROWS order_id FROM corder "
+                                           "WHERE order_id BETWEEN ? AND 9304 ORDER BY order_id LIMIT 1")
+            assert (await holder.execute(counted, [9301])).rows == [(b"9301",)]
+            assert (await holder.query("SELECT FOUND_ROWS()")).rows == [(b"4",)]
             assert (await holder.query("SELECT ROW_COUNT()")).rows == [(b"-1",)]
         finally:
+            await holder.query("DELETE FROM corder WHERE order_id BETWEEN 9301 AND 9304")
             await holder.close()
             await other.close()
 
