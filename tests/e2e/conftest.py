@@ -3,6 +3,7 @@ replica) and ``customer`` (shards -80 and 80-) with the differential test's sche
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -68,3 +69,20 @@ def differential_cluster(e2e_cluster: ClusterThread,
     finally:
         conn.close()
     return DifferentialCluster(e2e_cluster, reference)
+
+
+@pytest.fixture(autouse=True)
+def no_connection_left_lent(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test on the shared cluster, every backend connection the gate lent is back in its pool once
+    the test's clients are gone (their sessions end asynchronously): a leak fails the test that caused it."""
+    yield
+    if "e2e_cluster" not in request.fixturenames:
+        return
+    cluster: ClusterThread = request.getfixturevalue("e2e_cluster")
+    if cluster.gate is None:
+        return
+    gateway = cluster.gate.gateway
+    deadline = time.monotonic() + 5
+    while (lent := sum(pool.in_use for pool in list(gateway._pools.values()))) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert lent == 0, f"{lent} backend connection(s) still lent after the test"
