@@ -737,6 +737,20 @@ def group_concat_distinct(p: Params) -> Query:
     )
 
 
+@read(15)
+def spread_aggregates(p: Params) -> Query:
+    return p.pick(
+        [
+            q("SELECT STDDEV(balance) AS s, VARIANCE(balance) AS v, STDDEV_SAMP(balance) AS ss, "
+              "VAR_SAMP(balance) AS vs FROM customer", approx=True),
+            q(f"SELECT tier, STD(qty), VAR_POP(price), COUNT(*) FROM corder JOIN customer USING (customer_id) "
+              f"WHERE qty > {p.qty()} GROUP BY tier", approx=True),
+            q(f"SELECT customer_id % 3 AS k, STDDEV_POP(qty * price), VAR_SAMP(qty) FROM corder "
+              f"WHERE customer_id > {p.customer_id()} GROUP BY k", approx=True),
+        ]
+    )
+
+
 @read(10)
 def bitwise_aggregates(p: Params) -> Query:
     return p.pick(

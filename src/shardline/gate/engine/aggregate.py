@@ -8,6 +8,7 @@ its rows: counts are summed, AVG is a SUM and a COUNT column) or raw rows (a joi
 
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, localcontext
@@ -40,6 +41,7 @@ from shardline.sqltypes import (
 _GROUP_CONCAT_LENGTH: Final = 16_777_216  # the column length MariaDB gives GROUP_CONCAT's result
 GROUP_CONCAT_MAX_LEN: Final = 1_048_576  # MariaDB's default group_concat_max_len: where a merged one is cut
 _NOT_NULL_FLAG: Final = 1
+_NOT_FIXED_DECIMALS: Final = 31  # a DOUBLE column's decimals when it prints as many digits as it needs
 _BINARY_FLAG: Final = 128
 _NUM_FLAG: Final = 32768
 
@@ -59,6 +61,10 @@ class AggregateOp(StrEnum):
     SUM_DISTINCT = "sum_distinct"
     GROUP_CONCAT = "group_concat"  # partial GROUP_CONCATs joined with ``separator``
     GROUP_CONCAT_DISTINCT = "group_concat_distinct"  # raw values: the distinct ones in order, joined
+    VAR_POP = "var_pop"  # partial COUNT in ``extra``, AVG in ``mean``, VAR_POP in ``variance``, merged
+    VAR_SAMP = "var_samp"
+    STDDEV_POP = "stddev_pop"
+    STDDEV_SAMP = "stddev_samp"
     BIT_AND = "bit_and"  # partial BIT_AND / BIT_OR / BIT_XOR values (unsigned 64-bit) combined the same way
     BIT_OR = "bit_or"
     BIT_XOR = "bit_xor"
@@ -75,6 +81,10 @@ class AggregateColumn:
     extra: int | None = None
     separator: Expr | None = None
     descending: bool = False  # GROUP_CONCAT(DISTINCT x ORDER BY x DESC)
+    # VAR_POP and the like: the columns of each part's average and population variance, both computed in
+    # DOUBLE and printed in full (the aggregate's own column only gives the decimals to print)
+    mean: int | None = None
+    variance: int | None = None
 
     def __str__(self) -> str:
         separator = f" SEPARATOR {self.separator}" if self.separator is not None else ""
@@ -86,6 +96,7 @@ _COUNTS: Final = frozenset(
 )
 
 
+_SPREADS: Final = frozenset({AggregateOp.VAR_POP, AggregateOp.VAR_SAMP, AggregateOp.STDDEV_POP, AggregateOp.STDDEV_SAMP})
 # Each bitwise aggregate's combination and its value over no rows, as MariaDB gives it.
 _BITWISE: Final = {
     AggregateOp.BIT_AND: (operator.and_, (1 << 64) - 1),
@@ -161,6 +172,8 @@ def _compute(agg: AggregateColumn, fields: list[Field], rows: list[Row], bind_va
         return joined[:GROUP_CONCAT_MAX_LEN] if values else None
     if op == AggregateOp.SUM_COUNT:
         return str(sum(int(v) for v in values)).encode()
+    if op in _SPREADS:
+        return _spread(agg, fields[column], rows)
     if op in _BITWISE:
         combine, combined = _BITWISE[op]
         for value in values:
@@ -194,6 +207,37 @@ def _compute(agg: AggregateColumn, fields: list[Field], rows: list[Row], bind_va
         assert agg.extra is not None
         count = sum(int(row[agg.extra] or 0) for row in rows if row[column] is not None)
     return _average(total, count, fields[column])
+
+
+def _spread(agg: AggregateColumn, field: Field, rows: list[Row]) -> bytes | None:
+    """VAR_POP, VAR_SAMP, STDDEV_POP or STDDEV_SAMP from each part's count, average and population variance,
+    combined pairwise (Chan, Golub and LeVeque's update: numerically stable, as MariaDB's own running one),
+    printed with the decimals MariaDB gives the column (its argument's and 4 more) if it fixes them. The
+    parts' order of combination differs from MariaDB's row order, so the last bits of the double may too."""
+    assert agg.extra is not None and agg.mean is not None and agg.variance is not None
+    count, mean, squares = 0, 0.0, 0.0  # squares: the sum of squared deviations from the mean
+    for row in rows:
+        variance, part_count = row[agg.variance], int(row[agg.extra] or 0)
+        if variance is None or not part_count:
+            continue
+        part_mean = float(to_number(row[agg.mean] or b"0"))
+        total = count + part_count
+        delta = part_mean - mean
+        mean += delta * part_count / total
+        squares += float(variance) * part_count + delta * delta * count * part_count / total
+        count = total
+    sample = agg.op in (AggregateOp.VAR_SAMP, AggregateOp.STDDEV_SAMP)
+    divisor = count - 1 if sample else count
+    if divisor <= 0:
+        return None
+    value = squares / divisor
+    if agg.op in (AggregateOp.STDDEV_POP, AggregateOp.STDDEV_SAMP):
+        value = math.sqrt(value)
+    if field.decimals >= _NOT_FIXED_DECIMALS:
+        return format_double(value)
+    # MariaDB prints the double's shortest round-trip digits, rounded to the decimals, then zeros
+    return format(Decimal(repr(value)).quantize(Decimal(1).scaleb(-field.decimals), rounding=ROUND_HALF_UP),
+                  "f").encode()
 
 
 def _distinct_in_order(fields: list[Field], rows: list[Row], agg: AggregateColumn) -> list[bytes]:

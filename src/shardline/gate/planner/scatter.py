@@ -44,6 +44,12 @@ from shardline.gate.planner.routebuild import make_route
 from shardline.gate.planner.routes import RouteCandidate
 from shardline.gate.planner.values import bind_value
 
+_SPREADS: Final[dict[type[exp.Expression], AggregateOp]] = {
+    exp.VariancePop: AggregateOp.VAR_POP,
+    exp.Variance: AggregateOp.VAR_SAMP,  # sqlglot's name for VAR_SAMP
+    exp.StddevPop: AggregateOp.STDDEV_POP,
+    exp.StddevSamp: AggregateOp.STDDEV_SAMP,
+}
 _BITWISE: Final[dict[type[exp.Expression], AggregateOp]] = {
     exp.BitwiseAndAgg: AggregateOp.BIT_AND,
     exp.BitwiseOrAgg: AggregateOp.BIT_OR,
@@ -239,6 +245,14 @@ class _Aggregation:
             count_ref = self.columns.add(exp.Count(this=argument.copy()))
             self.aggregates.append(AggregateColumn(AggregateOp.AVG_PARTIAL, ref, count_ref))
             return exp.Sum(this=argument.copy())
+        elif type(node) in _SPREADS:  # each shard's count, average and population variance, merged at the gate
+            as_double = exp.Add(this=exp.Paren(this=argument.copy()), expression=exp.Literal.number("0e0"))
+            count_ref = self.columns.add(exp.Count(this=argument.copy()))
+            mean_ref = self.columns.add(exp.Avg(this=as_double.copy()))  # in DOUBLE, as MariaDB's VAR_POP runs
+            variance_ref = self.columns.add(exp.VariancePop(this=as_double))
+            self.aggregates.append(AggregateColumn(_SPREADS[type(node)], ref, count_ref, mean=mean_ref,
+                                                   variance=variance_ref))
+            return exp.VariancePop(this=argument.copy())  # only its column's decimals are used
         elif type(node) in _BITWISE:  # each shard's partial value, combined the same way at the gate
             self.aggregates.append(AggregateColumn(_BITWISE[type(node)], ref))
         elif isinstance(node, exp.GroupConcat):
