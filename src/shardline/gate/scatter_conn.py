@@ -121,7 +121,8 @@ class ScatterConn:
 
     async def reserve(self, session: Session, target: ShardTarget) -> None:
         """Gives the session a reserved connection to the shard's primary (it creates a temporary table there),
-        unless it has one; an open transaction on the shard moves onto it once the transaction ends."""
+        unless it has one. The executor refuses this while the session's transaction holds a pooled connection
+        to the shard; a transaction opened later runs on the reserved one."""
         key = (target.keyspace, target.name)
         if key not in session.reserved_sessions:
             conn = await self.gateway.reserve(target, session.settings_sql)
