@@ -24,6 +24,12 @@ def one(conn: pymysql.connections.Connection, sql: str):
     return value
 
 
+def close_open(*conns: pymysql.connections.Connection) -> None:
+    for conn in conns:
+        if conn.open:
+            conn.close()
+
+
 def _shard_mysql(cluster: ClusterThread, shard: str):
     """The customer shard's MariaDB (its only tablet, the primary)."""
     [server] = [s for s in cluster.tablets.values()
@@ -54,9 +60,7 @@ def test_a_named_lock_stays_with_its_session_until_released_or_disconnected(e2e_
         rows(other, "DO RELEASE_LOCK('lk-session')")
         assert one(other, "SELECT IS_FREE_LOCK('lk-session')") == 1
     finally:
-        for conn in (holder, other):
-            if conn.open:
-                conn.close()
+        close_open(holder, other)
 
 
 def test_lock_functions_mixed_with_anything_else_are_refused(e2e_cluster: ClusterThread):
@@ -172,9 +176,7 @@ def test_temporary_tables_live_on_the_sessions_reserved_connection(e2e_cluster: 
             rows(other, "SELECT * FROM tmp_cart")
         assert info.value.args[0] == 1146
     finally:
-        for conn in (owner, other):
-            if conn.open:
-                conn.close()
+        close_open(owner, other)
 
 
 def test_temporary_tables_are_refused_where_they_cannot_work(e2e_cluster: ClusterThread):
