@@ -35,6 +35,7 @@ from shardline.gate.scatter_conn import concatenated
 from shardline.gate.session import Target, TransactionMode
 from shardline.gate.setparse import Assignment, Scope, parse_set
 from shardline.gate.vcursor_impl import SessionVCursor
+from shardline.mysql.constants import OK_HEADER
 from shardline.mysql.responses import parse_ok
 from shardline.sqltypes import DECIMAL_TYPES, FLOAT_TYPES, INTEGER_TYPES, Field, FieldType, Result
 from shardline.vindexes.base import CommitOrder
@@ -76,7 +77,6 @@ _SESSION_VALUE = re.compile(
     r"|@@(?:session\.|local\.)?(autocommit|transaction_mode)\b)(?=(\s*(?:,|\bFROM\b|;|$))?)")
 _INFORMATION_SCHEMA = re.compile(r"(?i)\binformation_schema\s*\.")
 _SYNTAX_ERROR = 1064
-_OK_HEADER = 0x00
 # Variables the gate itself owns instead of passing them to MySQL.
 _GATE_VARIABLES = frozenset({"autocommit", "transaction_mode", "workload", "ddl_strategy", "sql_select_limit"})
 _NO_SELECT_LIMIT = 18446744073709551615  # sql_select_limit's DEFAULT
@@ -197,11 +197,7 @@ class Executor:
             raw = await relay(targets[0])
             if kind is K.SELECT:
                 self.fast.learn(session, plan, sql, bind_vars, prepared)
-            if kind is not K.SELECT and raw[4] == 0x00:  # an OK packet: remember its insert id
-                insert_id = parse_ok(raw[4:]).insert_id
-                if insert_id:
-                    session.last_insert_id = insert_id
-            return root.plan_type, raw
+            return root.plan_type, raw  # its insert id and row count: _note_outcome
         if kind is K.SELECT:
             result = await root.execute(vcursor, bind_vars)
             if relay is not None:  # a statement with LAST_INSERT_ID() bound never takes the fast path
@@ -212,8 +208,6 @@ class Executor:
             result = await root.execute(vcursor, bind_vars)
         else:
             result = await self._autocommit_dml(session, root, vcursor, bind_vars)
-        if kind is not K.SELECT and result.insert_id:
-            session.last_insert_id = result.insert_id
         return root.plan_type, result
 
     async def _autocommit_dml(self, session: Session, root: Primitive, vcursor: SessionVCursor,
@@ -515,12 +509,15 @@ class Executor:
 
 
 def _note_outcome(session: Session, kind: StatementKind, outcome: Result | bytes) -> None:
-    """What ROW_COUNT() and FOUND_ROWS() say after a statement, as MariaDB counts: rows changed, or -1 after
-    rows returned; a SELECT's rows (without LIMIT under SQL_CALC_FOUND_ROWS), counted from a relayed response
-    only if asked."""
+    """What the session remembers of a statement's outcome: its insert id (LAST_INSERT_ID()), and as MariaDB
+    counts them ROW_COUNT() (rows changed, or -1 after rows returned) and FOUND_ROWS() (a SELECT's rows, without
+    LIMIT under SQL_CALC_FOUND_ROWS; counted from a relayed response only if asked)."""
     if isinstance(outcome, bytes):
-        if outcome[4] == _OK_HEADER:
-            session.row_count = parse_ok(outcome[4:]).affected_rows
+        if outcome[4] == OK_HEADER:
+            ok = parse_ok(outcome[4:])
+            session.row_count = ok.affected_rows
+            if ok.insert_id:
+                session.last_insert_id = ok.insert_id
             return
         session.row_count = -1
         if kind is K.SELECT:
@@ -531,6 +528,8 @@ def _note_outcome(session: Session, kind: StatementKind, outcome: Result | bytes
             session.last_select = outcome.found_rows if outcome.found_rows is not None else len(outcome.rows)
     else:
         session.row_count = outcome.rows_affected
+        if outcome.insert_id:
+            session.last_insert_id = outcome.insert_id
 
 
 def _bind_session_values(normalized: str, session: Session, bind_vars: dict[str, Any]) -> str:

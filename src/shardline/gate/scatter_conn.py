@@ -114,9 +114,8 @@ class ScatterConn:
                 return await self.gateway.execute(target, "primary", session.settings_sql,
                                                   lambda c: _tracked(session, c, _query_op(sql)))
             conn = session.lock_connections[key] = await self.gateway.reserve(target, session.settings_sql)
-        elif conn.settings_sql != session.settings_sql and session.settings_sql:
-            await conn.connection.query(session.settings_sql)
-            conn.settings_sql = session.settings_sql
+        else:
+            await _add_settings(session, conn)
         return await _tracked(session, conn, _query_op(sql))
 
     async def reserve(self, session: Session, target: ShardTarget) -> None:
@@ -132,11 +131,8 @@ class ScatterConn:
                            op: Callable[[PooledConnection], Awaitable[T]]) -> T:
         _check_reserved(session, reserved)
         async with reserved.lock:
-            pooled = reserved.connection
-            if session.settings_sql and pooled.settings_sql != session.settings_sql:
-                await pooled.connection.query(session.settings_sql)
-                pooled.settings_sql = session.settings_sql
-            return await _tracked(session, pooled, op)
+            await _add_settings(session, reserved.connection)
+            return await _tracked(session, reserved.connection, op)
 
     @staticmethod
     def end_session(session: Session) -> None:
@@ -278,6 +274,14 @@ class ScatterConn:
             sessions.clear()
         session.savepoints.clear()
         session.in_transaction = False
+
+
+async def _add_settings(session: Session, conn: PooledConnection) -> None:
+    """Puts the session's settings on a connection it holds for itself (reserved, lock): a setting the session
+    dropped stays there, as a reset would drop the connection's temporary tables and locks too."""
+    if session.settings_sql and conn.settings_sql != session.settings_sql:
+        await conn.connection.query(session.settings_sql)
+        conn.settings_sql = session.settings_sql
 
 
 def _check_reserved(session: Session, reserved: ShardSession) -> None:

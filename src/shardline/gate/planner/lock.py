@@ -12,9 +12,8 @@ from shardline.gate.engine.lock import Lock
 from shardline.gate.engine.sqltemplate import SQLTemplate
 from shardline.vindexes.vschema import VSchema
 
-LOCK_FUNCTION: Final = re.compile(
-    r"(?i)\b(GET_LOCK|RELEASE_LOCK|RELEASE_ALL_LOCKS|IS_FREE_LOCK|IS_USED_LOCK)\s*\(")
 _NAMES: Final = frozenset({"get_lock", "release_lock", "release_all_locks", "is_free_lock", "is_used_lock"})
+LOCK_FUNCTION: Final = re.compile(rf"(?i)\b(?:{'|'.join(sorted(_NAMES))})\s*\(")
 _CLAUSES: Final = ("from_", "joins", "where", "group", "having", "order", "limit", "with_")
 _ALONE: Final = ("named-lock functions (GET_LOCK, RELEASE_LOCK, RELEASE_ALL_LOCKS, IS_FREE_LOCK, IS_USED_LOCK) are "
                  "supported only on their own, in a SELECT without tables or other expressions "
